@@ -1,0 +1,306 @@
+"""Failure diagnosis of one CI log: where it failed, what kind of failure, re-runnable or not.
+
+``diagnose`` makes two streaming passes over a re-iterable source of line batches:
+
+1. :class:`~.scan.Scanner` finds candidate error lines (prefilter + scored line patterns +
+   knowledge-base causes) and step boundaries;
+2. after ranking, only the lines around the best candidates and the log's tail are
+   decoded again to build the excerpt (the smallest window a person needs to read).
+
+Small logs (<= 16 MiB) are kept in memory between the passes; bigger ones are read twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+from cimedic.model.batches import LineBatch, split_lines
+from cimedic.analysis.diagnosis.excerpt import build_excerpt
+from cimedic.analysis.diagnosis.kb import CompiledKB
+from cimedic.analysis.diagnosis.patterns import Kind
+from cimedic.analysis.diagnosis.scan import Candidate, LineScorer, Scanner, ScanResult, SectionStart, repetition_penalty
+from cimedic.analysis.diagnosis.text import clean_line, mask
+from cimedic.model import (
+    Category,
+    CauseMatch,
+    Diagnosis,
+    ErrorLine,
+    Excerpt,
+    FailedStep,
+    FailureCause,
+    LogFormat,
+    LogInfo,
+    Section,
+)
+
+BatchSource = Callable[[], Iterable[LineBatch]]
+MAX_ERROR_LINES = 40
+MIN_ERROR_SCORE = 4.0
+CONTEXT_LINES = 80
+_CACHE_BYTES = 16 * 1024 * 1024
+TRANSIENT_CATEGORIES = frozenset(
+    {Category.NETWORK, Category.RATE_LIMIT, Category.RUNNER_LOST, Category.REGISTRY, Category.INFRASTRUCTURE}
+)
+
+
+class Diagnoser:
+    """Compiled patterns and knowledge base; call :meth:`diagnose` for each log."""
+
+    def __init__(self, causes: Iterable[FailureCause] = ()) -> None:
+        self.kb = CompiledKB(list(causes))
+        self.scorer = LineScorer(self.kb)
+
+    def diagnose(
+        self,
+        source: BatchSource,
+        fmt: LogFormat,
+        path: str = "-",
+        baseline: BatchSource | None = None,
+        baseline_fmt: LogFormat | None = None,
+    ) -> Diagnosis:
+        """Diagnose the log produced by ``source`` (called once or twice).
+
+        ``baseline`` is a passing log of the same job: failing-log lines whose masked text
+        also occurs there are demoted (CiDiff, ISSTA'25). Returns a :class:`Diagnosis`;
+        never raises on malformed content.
+        """
+        t0 = time.perf_counter()
+        cached = _CachingSource(source)
+        scan = Scanner(self.scorer, fmt).feed(cached.first())
+        known: set[str] = set()
+        if baseline is not None:
+            base_scan = Scanner(self.scorer, baseline_fmt or fmt).feed(baseline())
+            known = {mask(c.text) for c in base_scan.candidates}
+        _rank(scan, known)
+        return self._finish(scan, cached, path, t0)
+
+    def _finish(self, scan: ScanResult, cached: _CachingSource, path: str, t0: float) -> Diagnosis:
+        sections = _sections(scan)
+        ranked = sorted(
+            (c for c in scan.candidates if c.score >= MIN_ERROR_SCORE), key=lambda c: (-c.score, c.line)
+        )
+        failed = bool(scan.terminals) or any(c.score >= 6.0 for c in ranked)
+        info = LogInfo(path=path, format=scan.fmt, lines=scan.lines, bytes=scan.bytes)
+        if not failed or (not ranked and not scan.terminals):
+            return _no_failure(info, sections, t0)
+        if not ranked:
+            ranked = sorted(scan.terminals, key=lambda c: -c.line)[:1]
+        anchors = ranked[:3]
+        want = _windows([a.line for a in anchors], scan.lines)
+        texts = _fetch_lines(cached, want, scan.fmt)
+        anchor = anchors[0]
+        cand_by_line = {c.line: c for c in scan.candidates}
+        start, end = build_excerpt(anchor.line, texts, cand_by_line, sections_starts(scan))
+        window = [(n, texts[n]) for n in range(max(1, start - 5), end + 6) if n in texts]
+        cause = self._cause(ranked, start, end, window)
+        category = _category(cause, ranked, anchor, scan)
+        transient = cause.transient if cause else category in TRANSIENT_CATEGORIES
+        step = _failed_step(sections, scan, anchor)
+        error_lines = tuple(
+            ErrorLine(line=c.line, text=c.text[:500], score=round(c.score, 3)) for c in ranked[:MAX_ERROR_LINES]
+        )
+        primary = anchor.text.strip()
+        signature = hashlib.sha256(mask(primary).encode("utf-8")).hexdigest()[:32]
+        margin = anchor.score - (ranked[1].score if len(ranked) > 1 else 0.0)
+        confidence = min(0.99, 0.35 + 0.04 * anchor.score + 0.03 * min(margin, 3) + (0.15 if cause else 0.0))
+        what = cause.name if cause else primary[:160]
+        where = f"step '{step.name}'" if step else f"line {anchor.line}"
+        summary = f"{category.value} failure in {where}: {what}"
+        return Diagnosis(
+            log=info,
+            failed_step=step,
+            error_lines=error_lines,
+            excerpt=Excerpt(start_line=start, end_line=end),
+            category=category,
+            transient=transient,
+            confidence=round(confidence, 3),
+            signature=signature,
+            cause=cause,
+            summary=summary,
+            elapsed_ms=round((time.perf_counter() - t0) * 1000, 2),
+            sections=tuple(sections),
+            excerpt_lines=tuple((n, texts.get(n, "")) for n in range(start, end + 1)),
+        )
+
+    def _cause(
+        self, ranked: list[Candidate], start: int, end: int, window: list[tuple[int, str]]
+    ) -> CauseMatch | None:
+        best: tuple[float, int, str, int] | None = None
+        for rank, c in enumerate(ranked[:MAX_ERROR_LINES]):
+            inside = start <= c.line <= end
+            for cid in c.causes:
+                cause = self.kb.causes[cid]
+                key = (c.score + (3.0 if inside else 0.0) + cause.priority * 0.5, -rank, cid, c.line)
+                if best is None or key > best:
+                    best = key
+        for hit in self.kb.match_window(window):
+            cause = self.kb.causes[hit.cause_id]
+            key = (20.0 + cause.priority * 0.5, 0, hit.cause_id, hit.line)
+            if best is None or key > best:
+                best = key
+        if best is None:
+            return None
+        cause = self.kb.causes[best[2]]
+        return CauseMatch(
+            id=cause.id, name=cause.name, fix=cause.fix, category=cause.category, transient=cause.transient, line=best[3]
+        )
+
+
+class _CachingSource:
+    """Replays a small log from memory on the second pass; re-reads a big one."""
+
+    def __init__(self, source: BatchSource) -> None:
+        self._source = source
+        self._cache: list[LineBatch] | None = []
+        self._size = 0
+
+    def first(self) -> Iterator[LineBatch]:
+        for batch in self._source():
+            if self._cache is not None:
+                self._size += len(batch.data)
+                if self._size <= _CACHE_BYTES:
+                    self._cache.append(batch)
+                else:
+                    self._cache = None
+            yield batch
+
+    def again(self) -> Iterable[LineBatch]:
+        return self._cache if self._cache is not None else self._source()
+
+
+def _rank(scan: ScanResult, known: set[str]) -> None:
+    failed_ranges = _failed_ranges(scan)
+    counts = Counter(mask(c.text) for c in scan.candidates)
+    last_terminal = max((t.line for t in scan.terminals), default=scan.lines)
+    for c in scan.candidates:
+        score = c.base + c.noise
+        if Kind.TERMINAL in c.kinds and c.base < 5:
+            c.score = min(score, MIN_ERROR_SCORE - 0.5) if c.causes == () else score
+            continue
+        if c.in_header:
+            score -= 6.0
+        masked = mask(c.text)
+        score -= repetition_penalty(counts[masked])
+        if masked in known:
+            score -= 6.0
+        if failed_ranges:
+            inside = any(a <= c.line <= b for a, b in failed_ranges)
+            score += 1.5 if inside else -1.5
+        if c.line > last_terminal:
+            score -= 2.0
+        else:
+            distance = last_terminal - c.line
+            score += 1.0 / (1.0 + distance / 150.0)
+        c.score = score
+
+
+def _failed_ranges(scan: ScanResult) -> list[tuple[int, int]]:
+    """Line ranges of the steps that end in a CI failure marker."""
+    starts = sections_starts(scan)
+    out = []
+    for t in scan.terminals:
+        begin = 1
+        for s in starts:
+            if s.line <= t.line:
+                begin = s.line
+        out.append((begin, t.line))
+    return out
+
+
+def sections_starts(scan: ScanResult) -> list[SectionStart]:
+    """Step starts of the most specific level present (CI steps, else build-tool phases)."""
+    top = [s for s in scan.starts if s.level == 0]
+    return top if top else [s for s in scan.starts if s.level == 1]
+
+
+def _sections(scan: ScanResult) -> list[Section]:
+    starts = [s for s in sections_starts(scan) if s.name]
+    all_starts = sections_starts(scan)
+    out = []
+    for s in starts:
+        nxt = next((o for o in all_starts if o.line > s.line), None)
+        end = nxt.line - 1 if nxt else max(scan.lines, s.line)
+        finished = nxt.ts if nxt and nxt.ts else (scan.last_ts if nxt is None else None)
+        out.append(Section(name=s.name, start_line=s.line, end_line=max(s.line, end), started_at=s.ts, finished_at=finished))
+    return out
+
+
+def _failed_step(sections: list[Section], scan: ScanResult, anchor: Candidate) -> FailedStep | None:
+    if scan.fmt is LogFormat.TRAVIS:
+        for t in scan.terminals:
+            if t.text.startswith("The command "):
+                name = t.text.split('"', 2)[1] if t.text.count('"') >= 2 else t.text
+                for s in sections:
+                    if s.name == name and s.start_line <= t.line:
+                        return FailedStep(name=name, start_line=s.start_line, end_line=t.line)
+    target = anchor.line
+    terms = [t.line for t in scan.terminals if t.line >= anchor.line]
+    for s in sections:
+        if s.start_line <= target <= s.end_line:
+            return FailedStep(name=s.name, start_line=s.start_line, end_line=s.end_line)
+    if terms:
+        for s in sections:
+            if s.start_line <= terms[0] <= s.end_line:
+                return FailedStep(name=s.name, start_line=s.start_line, end_line=s.end_line)
+    return None
+
+
+def _category(cause: CauseMatch | None, ranked: list[Candidate], anchor: Candidate, scan: ScanResult) -> Category:
+    if cause is not None:
+        return cause.category
+    for t in scan.terminals:
+        if t.category in (Category.TIMEOUT, Category.CANCELLED, Category.RUNNER_LOST):
+            return t.category
+    if anchor.category is not None:
+        return anchor.category
+    votes: Counter[Category] = Counter()
+    for c in ranked[:10]:
+        if c.category is not None:
+            votes[c.category] += c.score
+    if votes:
+        return votes.most_common(1)[0][0]
+    return Category.UNKNOWN
+
+
+def _windows(lines: list[int], total: int) -> list[tuple[int, int]]:
+    spans = [(max(1, n - CONTEXT_LINES), min(total, n + CONTEXT_LINES)) for n in lines]
+    spans.append((max(1, total - 40), total))
+    return spans
+
+
+def _fetch_lines(source: _CachingSource, spans: list[tuple[int, int]], fmt: LogFormat) -> dict[int, str]:
+    """Second pass: cleaned text of the lines inside ``spans`` (inclusive ranges)."""
+    out: dict[int, str] = {}
+    from cimedic.model.batches import count_breaks
+
+    for batch in source.again():
+        first = batch.first_line
+        last = first + count_breaks(batch.data)
+        if not any(a <= last and b >= first for a, b in spans):
+            continue
+        for i, raw in enumerate(split_lines(batch.data)):
+            n = first + i
+            if any(a <= n <= b for a, b in spans):
+                out[n] = clean_line(raw, fmt)[0]
+    return out
+
+
+def _no_failure(info: LogInfo, sections: list[Section], t0: float) -> Diagnosis:
+    return Diagnosis(
+        log=info,
+        failed_step=None,
+        error_lines=(),
+        excerpt=None,
+        category=Category.NONE,
+        transient=False,
+        confidence=0.5,
+        signature="",
+        cause=None,
+        summary="no failure found",
+        elapsed_ms=round((time.perf_counter() - t0) * 1000, 2),
+        sections=tuple(sections),
+    )

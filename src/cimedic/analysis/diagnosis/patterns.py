@@ -1,0 +1,347 @@
+"""Generic knowledge of CI tool output: which lines are errors, how strong, and which are noise.
+
+Two tables:
+
+* ``PREFILTER``: loose, case-insensitive keywords run over the raw bytes of the whole log
+  (a multi-pattern scan; Hyperscan when installed). Only lines matching one of them are
+  looked at closely, which keeps the analyzer fast on logs of hundreds of MB.
+* ``LINE_PATTERNS``: precise patterns evaluated on a cleaned candidate line (no ANSI codes,
+  no timestamp prefix). Each has a weight (0-10, how strongly it indicates the failure), a
+  kind and an optional category hint. Negative weights mark noise that also appears in
+  passing runs (deprecation warnings, echoed shell commands, "0 errors" summaries).
+
+Sources of the rules: the error patterns of Mozilla Treeherder's log parser
+(``treeherder/log_parser/parsers.py``), the failure summaries printed by the test runners and
+build tools named in each entry (pytest, unittest, Maven Surefire, Gradle, go test, jest,
+mocha, RSpec, cargo, dotnet, PHPUnit, ExUnit, TAP), and the CI-failure taxonomies of
+"Why do GitHub Actions workflows fail?" and TELUS/FlakeRanker (ICSE-SEIP'25).
+All patterns use the common subset of Python ``re`` and Hyperscan syntax (no look-arounds,
+no back-references) so that both engines give the same answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from cimedic.model import Category
+
+
+class Kind(StrEnum):
+    """What a line pattern says about its line."""
+
+    ERROR = "error"  # an error message
+    SUMMARY = "summary"  # a tool's failure summary ("3 failed", "BUILD FAILURE")
+    TERMINAL = "terminal"  # the CI system's own "this step failed" marker
+    CONTEXT = "context"  # part of a failure block (stack frame), weak on its own
+    NOISE = "noise"  # looks like an error, is not one
+
+
+@dataclass(frozen=True, slots=True)
+class LinePattern:
+    """One precise pattern: ``regex`` on a cleaned line, ``caseless`` for ``re.I``."""
+
+    id: str
+    regex: str
+    weight: float
+    kind: Kind = Kind.ERROR
+    category: Category | None = None
+    caseless: bool = False
+
+
+_C = Category
+_K = Kind
+
+# Loose keywords for the raw-bytes prefilter (all case-insensitive).
+PREFILTER: tuple[str, ...] = (
+    r"err",
+    r"fail",
+    r"fatal",
+    r"exception",
+    r"panic",
+    r"traceback",
+    r"denied",
+    r"cannot",
+    r"can't",
+    r"could not",
+    r"couldn't",
+    r"unable to",
+    r"not found",
+    r"no such",
+    r"timed? ?out",
+    r"killed",
+    r"abort",
+    r"cancel",
+    r"exit code",
+    r"exited with",
+    r"exit status",
+    r"non-zero",
+    r"refused",
+    r"unreachable",
+    r"undefined",
+    r"unresolved",
+    r"missing",
+    r"invalid",
+    r"unexpected",
+    r"expected",
+    r"assert",
+    r"not ok",
+    r"\*\*\*",
+    r"rate limit",
+    r"too many",
+    r"no space",
+    r"out of memory",
+    r"oom",
+    r"segmentation",
+    r"core dumped",
+    r"violation",
+    r"vulnerab",
+    r"mismatch",
+    r"does not",
+    r"did not",
+    r"doesn't",
+    r"must be",
+    r"unknown",
+    r"unsupported",
+    r"problem",
+    r"offense",
+    r"would reformat",
+    r"reformatted",
+    r"conflict",
+    r"broken",
+    r"incompatible",
+    r"unauthori",
+    r"forbidden",
+    r"permission",
+    r"no module named",
+    r"deprecat",
+    r"\xe2\x97\x8f",  # "●" (jest)
+    r"\xe2\x9c\x96",  # "✖"
+    r"\xe2\x9c\x97",  # "✗"
+    r"\xe2\x9c\x98",  # "✘"
+    r"\bE   ",
+    r"\be: ",
+    r"\w\.\w+:\d+",  # file.ext:line (compiler diagnostics, test locations)
+    r"\(\w+\.\w+:\d+\)",
+    r"\d+\) ",
+    r"##\[",
+    r"::(error|warning|group|endgroup)",
+    r"section_(start|end):",
+    r"travis_(fold|time):",
+    r"\[Pipeline\]",
+    r"\n\$ ",
+    r"\r\$ ",
+    r"\A\$ ",
+    r"\[INFO\] --- ",
+    r"> Task :",
+    r"\bnot\b.{0,40}\bfound\b",
+    r"\bstack ?trace",
+    r"caused by",
+    r"\bdiff\b",
+    r"\bexpect",
+    r"\bgot\b",
+    r"\bbut (was|got)\b",
+    r"\bwarn",
+)
+
+LINE_PATTERNS: tuple[LinePattern, ...] = (
+    # --- compilers and linkers ---------------------------------------------------------
+    LinePattern("cc.diag", r"\S+:\d+:(\d+:)? (fatal )?error:", 9.5, _K.ERROR, _C.COMPILATION),
+    LinePattern("cc.diag2", r"\S+\(\d+(,\d+)?\): (fatal )?error( [A-Z]+\d+)?:", 9.5, _K.ERROR, _C.COMPILATION),
+    LinePattern("cc.fatal", r"fatal error:", 8.5, _K.ERROR, _C.COMPILATION),
+    LinePattern("ts.error", r"error TS\d+:", 9.5, _K.ERROR, _C.TYPE_CHECK),
+    LinePattern("msbuild.error", r": error [A-Z]{2,}\d+:", 9.5, _K.ERROR, _C.COMPILATION),
+    LinePattern("rust.error", r"^error(\[E\d+\])?: ", 8.5, _K.ERROR, _C.COMPILATION),
+    LinePattern("rust.could_not_compile", r"error: could not compile", 8, _K.SUMMARY, _C.COMPILATION),
+    LinePattern("link.undef", r"undefined reference to|undefined symbol|Undefined symbols for architecture", 9, _K.ERROR, _C.COMPILATION),
+    LinePattern("link.ld", r"(^|\s)(ld|collect2|clang|gcc|g\+\+|cc1plus)(\.exe)?: (error|fatal)", 8.5, _K.ERROR, _C.COMPILATION),
+    LinePattern("javac.symbol", r"cannot find symbol|incompatible types|cannot be applied to|does not override or implement|is not abstract and does not override", 8.5, _K.ERROR, _C.COMPILATION),
+    LinePattern("maven.compile", r"^\[ERROR\] \S+\.(java|kt|scala|groovy):(\[\d+,\d+\]|\d+)", 9.5, _K.ERROR, _C.COMPILATION),
+    LinePattern("maven.compilation_failure", r"COMPILATION ERROR|Compilation failure", 8, _K.SUMMARY, _C.COMPILATION),
+    LinePattern("kotlin.e", r"^e: \S+", 9, _K.ERROR, _C.COMPILATION),
+    LinePattern("java.file_line_error", r"^\S+\.(java|scala|groovy|kt):\d+: error", 9.5, _K.ERROR, _C.COMPILATION),
+    LinePattern("go.build", r"^(\./|\.\./)?[\w./-]+\.go:\d+:\d+: ", 8.5, _K.ERROR, _C.COMPILATION),
+    LinePattern("swift.error", r"\.swift:\d+:\d+: error:", 9.5, _K.ERROR, _C.COMPILATION),
+    LinePattern("py.syntax", r"\b(SyntaxError|IndentationError|TabError): ", 9, _K.ERROR, _C.COMPILATION),
+    LinePattern("cmake.error", r"CMake Error", 9, _K.ERROR, _C.COMPILATION),
+    LinePattern("cmake.notfound", r"Could NOT find \w+", 8, _K.ERROR, _C.DEPENDENCY),
+    LinePattern("configure.error", r"^configure: error:", 9, _K.ERROR, _C.DEPENDENCY),
+    LinePattern("ghc.error", r"\.hs:\d+:\d+: error", 9.5, _K.ERROR, _C.COMPILATION),
+    LinePattern("elixir.compile", r"\*\* \((CompileError|SyntaxError|TokenMissingError|KeyError|MatchError|ArgumentError|UndefinedFunctionError|RuntimeError|FunctionClauseError|ExUnit\.\w+)\)", 9, _K.ERROR, _C.TEST),
+    LinePattern("erlang.error", r"\{error,|\{badmatch,|\{undef,", 5, _K.ERROR),
+    LinePattern("php.fatal", r"PHP (Fatal|Parse) error|^(Fatal|Parse) error: ", 9, _K.ERROR, _C.COMPILATION),
+    LinePattern("dotnet.build_failed", r"Build FAILED\.", 7.5, _K.SUMMARY, _C.COMPILATION),
+    LinePattern("sbt.error", r"^\[error\] \S+\.(scala|java):\d+", 9.5, _K.ERROR, _C.COMPILATION),
+    LinePattern("sbt.error_any", r"^\[error\] ", 6.5, _K.ERROR),
+    LinePattern("ninja.stopped", r"ninja: build stopped|FAILED: \S+", 7, _K.SUMMARY, _C.COMPILATION),
+    LinePattern("make.error", r"make(\[\d+\])?: \*\*\* ", 6.5, _K.SUMMARY),
+    LinePattern("make.noRule", r"No rule to make target", 8.5, _K.ERROR, _C.COMPILATION),
+    LinePattern("xcode.failed", r"\*\* (BUILD|TEST|ARCHIVE) FAILED \*\*", 8, _K.SUMMARY),
+    LinePattern("xcodebuild.error", r"xcodebuild: error:", 9, _K.ERROR, _C.COMPILATION),
+    # --- tests -------------------------------------------------------------------------
+    LinePattern("pytest.failed", r"^FAILED \S+::\S+", 9.5, _K.ERROR, _C.TEST),
+    LinePattern("pytest.error_item", r"^ERROR \S+(::| - )", 9, _K.ERROR, _C.TEST),
+    LinePattern("pytest.E", r"^E {2,}\S", 8.5, _K.ERROR, _C.TEST),
+    LinePattern("pytest.summary", r"=+ .*\b\d+ (failed|errors?)\b.* in [\d.]+s", 7.5, _K.SUMMARY, _C.TEST),
+    LinePattern("pytest.header", r"^_{3,} \S.* _{3,}$", 5, _K.CONTEXT, _C.TEST),
+    LinePattern("py.location", r"^\S+\.py:\d+: \w*(Error|Exception|Failed)\b", 9, _K.ERROR, _C.TEST),
+    LinePattern("unittest.fail", r"^(FAIL|ERROR): \w+ \(", 9.5, _K.ERROR, _C.TEST),
+    LinePattern("unittest.summary", r"^FAILED \((failures|errors)=\d+", 8, _K.SUMMARY, _C.TEST),
+    LinePattern("py.traceback", r"^\s*Traceback \(most recent call last\):", 7, _K.ERROR),
+    LinePattern("py.exception", r"^(\w+\.)*\w*(Error|Exception|Failure|Interrupt|Exit): ", 8.5, _K.ERROR),
+    LinePattern("py.exception_bare", r"^(\w+\.)*\w*(Error|Exception)$", 7, _K.ERROR),
+    LinePattern("py.modulenotfound", r"ModuleNotFoundError|No module named|ImportError: ", 9, _K.ERROR, _C.DEPENDENCY),
+    LinePattern("assert.error", r"AssertionError|AssertionFailedError|ComparisonFailure|assert_equal|expected:? ?<.*> but was:? ?<|Expected: .*|expected .* (to|but) ", 8, _K.ERROR, _C.TEST),
+    LinePattern("assert.generic", r"\bassert(ion)? ?(failed|failure)\b|Assertion failed|\bassert\w*\(.*\) failed", 8.5, _K.ERROR, _C.TEST),
+    LinePattern("surefire.failure", r"<<< (FAILURE|ERROR)!", 9.5, _K.ERROR, _C.TEST),
+    LinePattern("surefire.tests_run", r"Tests run: \d+, Failures: [1-9]|Tests run: \d+, Failures: \d+, Errors: [1-9]", 7, _K.SUMMARY, _C.TEST),
+    LinePattern("surefire.failed_tests", r"^(\[ERROR\] )?(Failed tests|Tests in error|Failures|Errors): *$", 8.5, _K.SUMMARY, _C.TEST),
+    LinePattern("surefire.item", r"^\[ERROR\] {2,}\S+[.:]\S+", 8.5, _K.ERROR, _C.TEST),
+    LinePattern("surefire.item2", r"^ {2}\w+\(\S+\)(: .*)?$", 6, _K.ERROR, _C.TEST),
+    LinePattern("maven.goal", r"Failed to execute goal", 8, _K.SUMMARY),
+    LinePattern("maven.build_failure", r"BUILD FAILURE", 6.5, _K.SUMMARY),
+    LinePattern("maven.there_are_failures", r"There (are|were) test failures", 8, _K.SUMMARY, _C.TEST),
+    LinePattern("gradle.what_went_wrong", r"^\* What went wrong:", 8.5, _K.SUMMARY),
+    LinePattern("gradle.exec_failed", r"Execution failed for task", 8.5, _K.ERROR),
+    LinePattern("gradle.build_failed", r"FAILURE: Build failed with an exception|BUILD FAILED", 7, _K.SUMMARY),
+    LinePattern("gradle.task_failed", r"> Task :\S+ FAILED", 8, _K.SUMMARY),
+    LinePattern("gradle.test_failed", r"^\S+ > \S.* FAILED$", 9.5, _K.ERROR, _C.TEST),
+    LinePattern("gradle.tests_completed", r"\d+ tests? completed, \d+ failed", 8, _K.SUMMARY, _C.TEST),
+    LinePattern("go.fail", r"^\s*--- FAIL: ", 9.5, _K.ERROR, _C.TEST),
+    LinePattern("go.fail_pkg", r"^FAIL\s+\S+\s+[\d.]+s$|^FAIL\s+\S+ \[(build|setup) failed\]", 8, _K.SUMMARY, _C.TEST),
+    LinePattern("go.fail_bare", r"^FAIL$", 5, _K.SUMMARY, _C.TEST),
+    LinePattern("go.panic", r"^panic: |^fatal error: |^goroutine \d+ \[running\]", 9, _K.ERROR),
+    LinePattern("go.test_loc", r"^\s+\S+_test\.go:\d+: ", 8, _K.ERROR, _C.TEST),
+    LinePattern("jest.bullet", "^\\s*\u25cf ", 9.5, _K.ERROR, _C.TEST),
+    LinePattern("jest.fail", r"^FAIL \S+", 8.5, _K.ERROR, _C.TEST),
+    LinePattern("jest.summary", r"^Tests?:\s+\d+ failed", 8, _K.SUMMARY, _C.TEST),
+    LinePattern("mocha.failing", r"^\s*\d+ failing", 8.5, _K.SUMMARY, _C.TEST),
+    LinePattern("mocha.item", r"^\s{1,4}\d+\) \S", 7, _K.ERROR, _C.TEST),
+    LinePattern("cross.mark", "(^|\\s)[\u2716\u2717\u2718\u00d7] \\S", 7.5, _K.ERROR, _C.TEST),
+    LinePattern("rspec.failure_error", r"Failure/Error:", 9.5, _K.ERROR, _C.TEST),
+    LinePattern("rspec.rerun", r"^rspec \./\S+:\d+", 9, _K.ERROR, _C.TEST),
+    LinePattern("rspec.summary", r"\d+ examples?, [1-9]\d* failures?", 8, _K.SUMMARY, _C.TEST),
+    LinePattern("minitest.summary", r"\d+ (runs|tests), \d+ assertions, [1-9]\d* (failures|errors)|\d+ (runs|tests), \d+ assertions, \d+ failures, [1-9]\d* errors", 8, _K.SUMMARY, _C.TEST),
+    LinePattern("minitest.failure", r"^\s*\d+\) (Failure|Error):", 9.5, _K.ERROR, _C.TEST),
+    LinePattern("exunit.summary", r"\d+ (tests|doctests|properties)?,? .*\b[1-9]\d* failures?\b", 7.5, _K.SUMMARY, _C.TEST),
+    LinePattern("cargo.test_failed", r"^test \S+ \.\.\. FAILED", 9.5, _K.ERROR, _C.TEST),
+    LinePattern("cargo.result", r"test result: FAILED", 8, _K.SUMMARY, _C.TEST),
+    LinePattern("rust.panicked", r"panicked at ", 9, _K.ERROR, _C.TEST),
+    LinePattern("dotnet.failed", r"^\s*Failed \S+ \[[\d.]+ ?m?s\]|^\s*Failed \S+\.\S+$|^X \S+ \[\d+", 9.5, _K.ERROR, _C.TEST),
+    LinePattern("dotnet.summary", r"Failed!\s+- Failed:\s+[1-9]|Total tests: \d+.*Failed: [1-9]", 8, _K.SUMMARY, _C.TEST),
+    LinePattern("dotnet.error_message", r"^\s*Error Message:", 8.5, _K.ERROR, _C.TEST),
+    LinePattern("phpunit.header", r"^There (was|were) \d+ (failure|error)s?:", 9, _K.SUMMARY, _C.TEST),
+    LinePattern("phpunit.item", r"^\d+\) [\w\\]+::\w+", 9, _K.ERROR, _C.TEST),
+    LinePattern("phpunit.summary", r"^FAILURES!$|^ERRORS!$|^Tests: \d+, Assertions: \d+, (Errors|Failures): [1-9]", 8, _K.SUMMARY, _C.TEST),
+    LinePattern("php.test_fail", r"^FAIL .*\[\S+\.phpt\]", 9, _K.ERROR, _C.TEST),
+    LinePattern("tap.not_ok", r"^\s*not ok \d+", 8.5, _K.ERROR, _C.TEST),
+    LinePattern("prove.failed", r"Failed \d+/\d+ (test|subtest)|Result: FAIL|Dubious, test returned", 8, _K.SUMMARY, _C.TEST),
+    LinePattern("test.failed_generic", r"\b(test|spec|example)s? (failed|failures?)\b|\b[1-9]\d* (tests?|specs?|examples?) failed\b|\bfailed tests?\b", 7.5, _K.SUMMARY, _C.TEST),
+    LinePattern("test.fail_word", r"^\s*(FAIL|FAILED|FAILURE)\b", 7.5, _K.ERROR, _C.TEST),
+    LinePattern("r.check", r"^\s*Running the tests in .* failed\.|^\* checking .* \.\.\. ERROR|^Status: \d+ ERRORs?", 8.5, _K.ERROR, _C.TEST),
+    LinePattern("r.error_in", r"^Error in \S+|^Error: ", 8, _K.ERROR),
+    LinePattern("java.exception_in_thread", r"^Exception in thread ", 9, _K.ERROR),
+    LinePattern("java.exception", r"^(\w+\.)+\w*(Exception|Error)(: |$)", 8.5, _K.ERROR),
+    LinePattern("java.caused_by", r"^Caused by: ", 7, _K.ERROR),
+    LinePattern("stack.java_frame", r"^\s+at [\w.$<>/]+\(.*\)$", 0.5, _K.CONTEXT),
+    LinePattern("stack.js_frame", r"^\s+at .*(\(.*:\d+:\d+\)|:\d+:\d+)$", 0.5, _K.CONTEXT),
+    LinePattern("stack.py_frame", r'^\s+File ".*", line \d+', 1, _K.CONTEXT),
+    LinePattern("js.error", r"^(\w*Error|Error): ", 8.5, _K.ERROR),
+    LinePattern("js.cannot_find_module", r"Cannot find module|Module not found: Error", 9, _K.ERROR, _C.DEPENDENCY),
+    LinePattern("js.unhandled", r"UnhandledPromiseRejection|Unhandled (promise )?rejection", 8, _K.ERROR),
+    # --- lint, format, types, security -----------------------------------------------------
+    LinePattern("eslint.summary", r"\d+ problems? \(\d+ errors?", 8.5, _K.SUMMARY, _C.LINT),
+    LinePattern("eslint.line", r"^\s+\d+:\d+\s+error\s+", 9, _K.ERROR, _C.LINT),
+    LinePattern("flake8.line", r"^\S+\.py:\d+:\d+: [A-Z]{1,3}\d{2,4} ", 9, _K.ERROR, _C.LINT),
+    LinePattern("mypy.line", r"^\S+\.pyi?:\d+: error: ", 9.5, _K.ERROR, _C.TYPE_CHECK),
+    LinePattern("mypy.summary", r"^Found \d+ errors? in \d+ files?", 8.5, _K.SUMMARY, _C.TYPE_CHECK),
+    LinePattern("black.reformat", r"^would reformat |files? would be reformatted|^Oh no! ", 9, _K.ERROR, _C.LINT),
+    LinePattern("rubocop.offenses", r"\d+ offenses? detected|^\S+\.rb:\d+:\d+: [CWEF]: ", 8.5, _K.ERROR, _C.LINT),
+    LinePattern("checkstyle", r"\[checkstyle\]|checkstyle violations?|You have \d+ Checkstyle violations?|\[(ERROR|WARN)\] \S+\.java:\d+(:\d+)?: .*\[\w+\]$", 8.5, _K.ERROR, _C.LINT),
+    LinePattern("lint.generic", r"\blint(er|ing)? (failed|errors?)\b|\bstyle (check|violation)s? failed", 7.5, _K.ERROR, _C.LINT),
+    LinePattern("gofmt", r"^(diff|---|\+\+\+) \S+\.go(\.orig)?\b|go(fmt|imports) .*(needs?|would) ", 5, _K.ERROR, _C.LINT),
+    LinePattern("shellcheck", r"SC\d{4}", 7, _K.ERROR, _C.LINT),
+    LinePattern("audit.vuln", r"found \d+ vulnerabilit|\d+ vulnerabilities? found|Total: \d+ \(.*CRITICAL: [1-9]|known vulnerabilit", 8, _K.ERROR, _C.SECURITY_SCAN),
+    # --- dependencies and package managers ----------------------------------------------
+    LinePattern("pip.no_version", r"Could not find a version that satisfies|No matching distribution found|ResolutionImpossible|conflicting dependencies", 9.5, _K.ERROR, _C.DEPENDENCY),
+    LinePattern("pip.errored", r"ERROR: Command errored out|subprocess-exited-with-error|Failed building wheel|error: legacy-install-failure|Failed to build \S+", 8, _K.ERROR, _C.DEPENDENCY),
+    LinePattern("npm.err", r"^npm ERR! (code|errno|\d+ error|ERESOLVE|404|peer|Could not resolve)", 8, _K.ERROR, _C.DEPENDENCY),
+    LinePattern("npm.err_any", r"^npm ERR! ", 5, _K.ERROR),
+    LinePattern("yarn.error", r"^error (An unexpected error|Couldn't find|Command failed|Could not|\S+@\S+:)", 8, _K.ERROR),
+    LinePattern("node.elifecycle", r"ELIFECYCLE|ERR_PNPM_\w+", 6.5, _K.SUMMARY),
+    LinePattern("maven.resolve", r"Could not resolve dependencies|Could not find artifact|Could not transfer artifact|Failed to collect dependencies|Non-resolvable (parent|import) POM", 9, _K.ERROR, _C.DEPENDENCY),
+    LinePattern("gradle.resolve", r"Could not resolve all (files|dependencies|artifacts)|Could not resolve [\w.-]+:[\w.-]+|Could not find [\w.-]+:[\w.-]+:", 9, _K.ERROR, _C.DEPENDENCY),
+    LinePattern("go.mod", r"^go: .*(missing|unknown revision|not found|no matching versions|checksum mismatch|updates to go\.mod needed|inconsistent vendoring)|cannot find package|no required module provides", 8.5, _K.ERROR, _C.DEPENDENCY),
+    LinePattern("bundler", r"Bundler could not find|Could not find gem|Could not find \S+ in any of the sources|Your bundle is locked|Bundler::\w+Error|Gem::\w+Error|An error occurred while installing", 9, _K.ERROR, _C.DEPENDENCY),
+    LinePattern("composer", r"Your requirements could not be resolved|^\s*- Problem \d+|could not be resolved to an installable set", 8.5, _K.ERROR, _C.DEPENDENCY),
+    LinePattern("cargo.resolve", r"failed to select a version|failed to (load|download|fetch) |no matching package named", 8.5, _K.ERROR, _C.DEPENDENCY),
+    LinePattern("apt.error", r"^E: (Unable to locate package|Package .* has no installation candidate|Unable to fetch|Failed to fetch|Sub-process .* returned an error)", 9, _K.ERROR, _C.DEPENDENCY),
+    LinePattern("cocoapods", r"CocoaPods could not find compatible versions|None of your spec sources contain a spec|\[!\] ", 8, _K.ERROR, _C.DEPENDENCY),
+    LinePattern("conda", r"PackagesNotFoundError|UnsatisfiableError|ResolvePackageNotFound", 9, _K.ERROR, _C.DEPENDENCY),
+    LinePattern("lockfile", r"lockfile .*(out of date|needs to be updated|would have been modified)|frozen[- ]lockfile|are not up-to-date|not in sync with", 8.5, _K.ERROR, _C.DEPENDENCY),
+    # --- CI systems, infrastructure -------------------------------------------------------
+    LinePattern("gha.error_cmd", r"^::error\b", 8, _K.ERROR),
+    LinePattern("gha.process_exit", r"^##\[error\]Process completed with exit code [1-9]\d*", 2.5, _K.TERMINAL),
+    LinePattern("gha.error", r"^##\[error\]", 7.5, _K.ERROR),
+    LinePattern("gha.canceled", r"The operation was canceled|The job was canceled|Canceling since a higher priority", 8, _K.TERMINAL, _C.CANCELLED),
+    LinePattern("gha.max_time", r"has exceeded the maximum execution time|timed out after \d+ minutes|The job running on runner .* has exceeded", 9, _K.TERMINAL, _C.TIMEOUT),
+    LinePattern("gha.runner_lost", r"lost communication with the server|The runner has received a shutdown signal|The hosted runner encountered an error|runner .* (did not connect|lost)", 9, _K.TERMINAL, _C.RUNNER_LOST),
+    LinePattern("travis.exited", r'^The command ".*" (failed and )?exited with [1-9]\d*\.', 2.5, _K.TERMINAL),
+    LinePattern("travis.no_output", r"No output has been received in the last \d+m", 9, _K.TERMINAL, _C.TIMEOUT),
+    LinePattern("travis.max_time", r"The job exceeded the maximum time limit", 9, _K.TERMINAL, _C.TIMEOUT),
+    LinePattern("travis.done", r"^Done\. Your build exited with [1-9]", 1, _K.TERMINAL),
+    LinePattern("gitlab.job_failed", r"^ERROR: Job failed", 2.5, _K.TERMINAL),
+    LinePattern("gitlab.timeout", r"execution took longer than|Job's log exceeded limit", 9, _K.TERMINAL, _C.TIMEOUT),
+    LinePattern("jenkins.finished", r"^Finished: (FAILURE|UNSTABLE|ABORTED)", 1.5, _K.TERMINAL),
+    LinePattern("jenkins.script_exit", r"script returned exit code [1-9]", 6, _K.SUMMARY),
+    LinePattern("jenkins.marked", r"marked build as failure|Build step .* failed|Build was aborted|Aborted by ", 5, _K.SUMMARY),
+    LinePattern("exit.code", r"(exit(ed)? (code|status|with)|returned non-zero exit status|return code)[ :=]*[1-9]\d*", 5, _K.SUMMARY),
+    LinePattern("oom.137", r"exit code 137|signal: killed|Killed$|oom[- _]?kill|OOMKilled", 8.5, _K.ERROR, _C.OOM),
+    LinePattern("oom.msg", r"OutOfMemoryError|JavaScript heap out of memory|Cannot allocate memory|MemoryError|out of memory|std::bad_alloc", 9, _K.ERROR, _C.OOM),
+    LinePattern("segfault", r"Segmentation fault|core dumped|SIGSEGV|SIGABRT|Abort trap", 8.5, _K.ERROR),
+    LinePattern("timeout.generic", r"\btimed out\b|\btimeout (exceeded|expired|reached)\b|deadline exceeded|\bTimeoutError\b|TimeoutException", 7, _K.ERROR, _C.TIMEOUT),
+    LinePattern("net.dns", r"Could not resolve host|Temporary failure in name resolution|Name or service not known|getaddrinfo (ENOTFOUND|EAI_AGAIN)|no such host|Unknown host", 9, _K.ERROR, _C.NETWORK),
+    LinePattern("net.conn", r"Connection (refused|reset|timed out|closed)|ECONNRESET|ETIMEDOUT|ECONNREFUSED|EAI_AGAIN|Network is unreachable|Failed to connect to|Read timed out|SocketTimeoutException|Broken pipe|unexpected EOF", 8, _K.ERROR, _C.NETWORK),
+    LinePattern("net.tls", r"SSL(Error|_ERROR| routines)|certificate verify failed|TLS handshake timeout|handshake_failure|protocol_version", 8, _K.ERROR, _C.NETWORK),
+    LinePattern("net.http5xx", r"\b(502 Bad Gateway|503 Service Unavailable|504 Gateway Time-?out|500 Internal Server Error)\b", 7.5, _K.ERROR, _C.NETWORK),
+    LinePattern("rate.limit", r"API rate limit exceeded|secondary rate limit|toomanyrequests|429 Too Many Requests|rate limit(ed| exceeded)", 9, _K.ERROR, _C.RATE_LIMIT),
+    LinePattern("disk.full", r"No space left on device|ENOSPC|disk quota exceeded|not enough (disk )?space", 9.5, _K.ERROR, _C.DISK),
+    LinePattern("docker.daemon", r"Cannot connect to the Docker daemon|error during connect|docker: Error response from daemon", 9, _K.ERROR, _C.INFRASTRUCTURE),
+    LinePattern("registry.pull", r"manifest unknown|pull access denied|error pulling image|manifest for \S+ not found|failed to (pull|push|resolve) (image|reference)|ImagePullBackOff|ErrImagePull", 9, _K.ERROR, _C.REGISTRY),
+    LinePattern("perm.denied", r"Permission denied|EACCES|Resource not accessible by integration|403 Forbidden|\bunauthorized\b|Authentication failed|Bad credentials", 7.5, _K.ERROR, _C.PERMISSIONS),
+    LinePattern("env.missing", r"(environment variable|env var|secret)s? \S*\s*(is )?(not set|not defined|missing|empty|required)|unbound variable|Input required and not supplied", 8.5, _K.ERROR, _C.SECRETS_ENV),
+    LinePattern("workflow.invalid", r"Invalid workflow file|Unable to resolve action|Can't find 'action\.ya?ml'|Unexpected value '|is not valid YAML|mapping values are not allowed|Unrecognized named-value", 9, _K.ERROR, _C.WORKFLOW_CONFIG),
+    LinePattern("cmd.notfound", r"command not found|: not found$|is not recognized as an internal or external command|No such file or directory", 7.5, _K.ERROR),
+    # --- generic words, weak ------------------------------------------------------------
+    LinePattern("word.fatal", r"\bfatal\b", 5.5, caseless=True),
+    LinePattern("word.ERROR", r"\bERROR\b|\[ERROR\]", 5.5),
+    LinePattern("word.error_colon", r"\berror:", 6.5, caseless=True),
+    LinePattern("word.error", r"\berror\b", 4, caseless=True),
+    LinePattern("word.errors", r"\b[1-9]\d* errors?\b", 6, caseless=True),
+    LinePattern("word.failed", r"\bfail(ed|ure|ing|s)?\b", 4, caseless=True),
+    LinePattern("word.exception", r"\bexception\b", 4.5, caseless=True),
+    LinePattern("word.panic", r"\bpanic", 5, caseless=True),
+    LinePattern("word.cannot", r"\b(cannot|can't|could ?n[o']t|unable to|not able to)\b", 4.5, caseless=True),
+    LinePattern("word.notfound", r"\bnot found\b|\bno such\b|\bdoes not exist\b", 4.5, caseless=True),
+    LinePattern("word.invalid", r"\b(invalid|unexpected|unknown|undefined|unresolved|unsupported|incompatible|mismatch)\b", 3, caseless=True),
+    LinePattern("word.missing", r"\bmissing\b", 3, caseless=True),
+    LinePattern("word.denied", r"\bdenied\b|\bforbidden\b", 4, caseless=True),
+    LinePattern("word.abort", r"\babort(ed|ing)?\b", 4, caseless=True),
+    LinePattern("word.expected", r"\bexpected\b.*\b(but|got|actual|found|was)\b|\bexpected:|\bactual:", 6, caseless=True),
+    LinePattern("word.diff", r"^[-+]{3} |^@@ ", 2, _K.CONTEXT),
+    LinePattern("word.violation", r"\bviolations?\b", 4, caseless=True),
+    # --- noise: looks like an error, appears in passing runs too ------------------------
+    LinePattern("noise.warning", r"\bwarning\b|\bwarn\b|\[WARNING\]|^W: |DEPRECAT|deprecated|Deprecation", -4, _K.NOISE, caseless=True),
+    LinePattern("noise.zero", r"\b(0|no) (errors?|failures?|failed|problems?|vulnerabilities)\b|\b(errors?|failures?|failed|skipped)[:=] ?0\b|Failures: 0, Errors: 0|\b0 failing\b", -6, _K.NOISE, caseless=True),
+    LinePattern("noise.identifier", r"[\w/-]*(error|fail)\w*\.(go|c|cc|cpp|h|hpp|js|ts|py|java|rb|o|log|html|class|rs|kt|php|scala|xml|json|ya?ml|txt|md)\b|-Werror|--fail-fast|fail_fast|failfast|--no-fail|error_reporting|ignore_errors|on_error|\berrexit\b|set -e|errorformat|ErrorProne|error-prone|errorprone|\bfailsafe\b|continue-on-error|allow_failure|Werror|\bonerror\b", -4.5, _K.NOISE, caseless=True),
+    LinePattern("noise.shell_echo", r"^\++ |^\$ |^> |^\[command\]|^##\[group\]|^##\[endgroup\]|^Run |^shell: |^env:", -5, _K.NOISE),
+    LinePattern("noise.progress", r"^(Downloading|Downloaded|Collecting|Requirement already satisfied|Installing|Fetching|Get:\d+|Hit:\d+|Unpacking|Setting up|Preparing to unpack|Selecting previously|Processing|Progress|Receiving|Resolving deltas|remote:)\b", -4, _K.NOISE),
+    LinePattern("noise.success", r"\b(passed|succeeded|success(ful(ly)?)?|ok)\b.*\b(0 failed|in [\d.]+s)|^ok\s+\S+|^PASS\b|^\s*(✓|√)|BUILD SUCCESS|Tests run: \d+, Failures: 0, Errors: 0", -5, _K.NOISE, caseless=True),
+    LinePattern("noise.retry", r"\b(retrying|will retry|retry(ing)? in|attempt \d+ of \d+)\b", -2, _K.NOISE, caseless=True),
+    LinePattern("noise.test_name", r"test_?\w*(error|fail)\w*\s+(PASSED|ok|\.\.\. ok)|\btest\w*(Error|Fail)\w*\b.*\b(PASSED|passed|ok)\b", -6, _K.NOISE),
+)
+
+
+def pattern_index() -> dict[str, LinePattern]:
+    """Line patterns by id."""
+    return {p.id: p for p in LINE_PATTERNS}

@@ -1,0 +1,300 @@
+"""First pass over a log: candidate error lines and step/section structure, streaming.
+
+Only lines that match the loose prefilter (see :mod:`.patterns`) are decoded and scored;
+everything else is counted and skipped, so memory is bounded by the batch size plus the
+capped candidate list, whatever the log size.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from cimedic.model.batches import LineBatch, count_breaks
+from cimedic.analysis.diagnosis.kb import CompiledKB
+from cimedic.analysis.diagnosis.matcher import Matcher, build_matcher
+from cimedic.analysis.diagnosis.patterns import LINE_PATTERNS, PREFILTER, Kind, LinePattern
+from cimedic.analysis.diagnosis.text import clean_line, parse_ts
+from cimedic.model import Category, LogFormat
+
+MAX_CANDIDATES = 20000  # kept in full; beyond it only the strongest and the latest are kept
+_STRUCTURE_PREFILTER = (
+    r"^\$ ",
+    r"\[0K\$ ",
+    r"Post job cleanup",
+    r"\[Pipeline\] \{ \(",
+)
+
+
+@dataclass(slots=True)
+class Candidate:
+    """A line that matched the prefilter, with its evidence."""
+
+    line: int
+    text: str
+    base: float
+    noise: float
+    kinds: frozenset[Kind]
+    category: Category | None
+    patterns: tuple[str, ...]
+    causes: tuple[str, ...]
+    in_header: bool = False
+    score: float = 0.0
+
+
+@dataclass(slots=True)
+class SectionStart:
+    """A step/section boundary seen in the log (level 0: CI step, 1: build-tool phase)."""
+
+    line: int
+    name: str
+    level: int
+    ts: datetime | None = None
+
+
+@dataclass
+class ScanResult:
+    """Everything the first pass learnt about a log."""
+
+    fmt: LogFormat
+    candidates: list[Candidate] = field(default_factory=list)
+    terminals: list[Candidate] = field(default_factory=list)
+    starts: list[SectionStart] = field(default_factory=list)
+    lines: int = 0
+    bytes: int = 0
+    last_ts: datetime | None = None
+    dropped: int = 0
+
+
+class LineScorer:
+    """Compiled prefilter and line patterns (build once, reuse for many logs)."""
+
+    def __init__(self, kb: CompiledKB) -> None:
+        pre = list(PREFILTER) + list(_STRUCTURE_PREFILTER) + kb.prefilter_patterns()
+        self.prefilter: Matcher = build_matcher(pre, [True] * len(pre), multiline=True)
+        self.patterns: tuple[LinePattern, ...] = LINE_PATTERNS
+        self.line_matcher: Matcher = build_matcher(
+            [p.regex for p in self.patterns], [p.caseless for p in self.patterns], multiline=False
+        )
+        self.kb = kb
+
+    def score_text(self, text: str) -> tuple[float, float, frozenset[Kind], Category | None, tuple[str, ...], tuple[str, ...]]:
+        """Evidence for one cleaned line: (base, noise, kinds, category hint, pattern ids, cause ids)."""
+        data = text.encode("utf-8", "replace")
+        ids = self.line_matcher.matching_ids(data)
+        base = 0.0
+        noise = 0.0
+        second = 0.0
+        kinds: set[Kind] = set()
+        category: Category | None = None
+        cat_weight = -1.0
+        names: list[str] = []
+        for i in ids:
+            p = self.patterns[i]
+            names.append(p.id)
+            kinds.add(p.kind)
+            if p.weight < 0:
+                noise = min(noise, p.weight)
+                continue
+            if p.weight > base:
+                second = base
+                base = p.weight
+            elif p.weight > second:
+                second = p.weight
+            if p.category is not None and p.weight > cat_weight:
+                category, cat_weight = p.category, p.weight
+        if second:
+            base += min(1.0, second / 8)
+        causes = self.kb.match_line(data) if base > 0 or noise < 0 or not ids else ()
+        if causes:
+            base = max(base, 6.0) + 1.5
+            kinds.add(Kind.ERROR)
+        return base, noise, frozenset(kinds), category, tuple(sorted(names)), causes
+
+
+_GHA_RUN = re.compile(r"^##\[group\]Run (.*)")
+_GITLAB_START = re.compile(r"^section_start:(\d+):([^\s\[]+)")
+_GITLAB_END = re.compile(r"^section_end:(\d+):([^\s\[]+)")
+_TRAVIS_FOLD = re.compile(r"^travis_fold:(start|end):(\S+)")
+_JENKINS_STAGE = re.compile(r"^\[Pipeline\] \{ \((.*)\)$")
+_MAVEN_GOAL = re.compile(r"^\[INFO\] --- (\S+?)(:[\d.]+\S*)?:(\S+) \((\S+)\) @ (\S+) ---")
+_GRADLE_TASK = re.compile(r"^> Task (:\S+)")
+
+
+class Scanner:
+    """Runs the first pass of :func:`~cimedic.analysis.diagnosis.engine.diagnose`."""
+
+    def __init__(self, scorer: LineScorer, fmt: LogFormat) -> None:
+        self.scorer = scorer
+        self.fmt = fmt
+        self.res = ScanResult(fmt)
+        self._in_header = False
+        self._fold_depth = 0
+        self._gitlab_depth = 0
+        self._last_step: str | None = None
+        self._heap: list[tuple[float, int, Candidate]] = []
+
+    def feed(self, batches: Iterable[LineBatch]) -> ScanResult:
+        """Consume all batches and return the scan result."""
+        last_data = b""
+        for batch in batches:
+            self._batch(batch)
+            self.res.bytes += len(batch.data)
+            last_data = batch.data or last_data
+            self.res.lines = batch.first_line - 1 + count_breaks(batch.data)
+        if last_data and last_data[-1:] not in (b"\n", b"\r"):
+            self.res.lines += 1
+        if self._heap:
+            extra = [c for _, _, c in self._heap]
+            self.res.candidates = sorted(extra + self.res.candidates, key=lambda c: c.line)
+        return self.res
+
+    def _batch(self, batch: LineBatch) -> None:
+        data = batch.data
+        if self.fmt is LogFormat.GH_RUN_VIEW:
+            self._gh_steps(batch)
+        ends = self.scorer.prefilter.line_ends(data)
+        pos = 0
+        line = batch.first_line
+        n = len(data)
+        rfind = data.rfind
+        find = data.find
+        prev_start = -1
+        for e in ends:
+            start = max(rfind(b"\n", 0, e), rfind(b"\r", 0, e)) + 1
+            if start <= prev_start:
+                continue
+            line += count_breaks(data, pos, start)
+            pos = start
+            prev_start = start
+            a = find(b"\n", start)
+            b = find(b"\r", start)
+            if a < 0:
+                a = n
+            stop = b if 0 <= b < a else a
+            self._line(data[start:stop], line)
+
+    def _gh_steps(self, batch: LineBatch) -> None:
+        line = batch.first_line
+        for raw in re.split(rb"\r\n|\r|\n", batch.data):
+            tab = raw.find(b"\t")
+            if tab >= 0:
+                tab2 = raw.find(b"\t", tab + 1)
+                if tab2 > 0:
+                    step = raw[tab + 1 : tab2].decode("utf-8", "replace")
+                    if step != self._last_step:
+                        _, ts, _ = clean_line(raw, self.fmt)
+                        self.res.starts.append(SectionStart(line, step, 0, parse_ts(ts)))
+                        self._last_step = step
+            line += 1
+
+    def _line(self, raw: bytes, line: int) -> None:
+        text, ts, _ = clean_line(raw, self.fmt)
+        when = parse_ts(ts) if ts else None
+        if when is not None:
+            self.res.last_ts = when
+        if self._structure(text, line, when):
+            return
+        base, noise, kinds, category, names, causes = self.scorer.score_text(text)
+        if base <= 0 and not causes:
+            return
+        cand = Candidate(line, text, base, noise, kinds, category, names, causes, self._in_header)
+        if Kind.TERMINAL in kinds:
+            self.res.terminals.append(cand)
+        self._keep(cand)
+
+    def _keep(self, cand: Candidate) -> None:
+        cands = self.res.candidates
+        cands.append(cand)
+        if len(cands) > MAX_CANDIDATES:
+            # move the older half into a bounded heap of the strongest
+            half = cands[: MAX_CANDIDATES // 2]
+            del cands[: MAX_CANDIDATES // 2]
+            for c in half:
+                item = (c.base + c.noise, -c.line, c)
+                if len(self._heap) < MAX_CANDIDATES // 2:
+                    heapq.heappush(self._heap, item)
+                else:
+                    if heapq.heappushpop(self._heap, item) is not item:
+                        self.res.dropped += 1
+                    else:
+                        self.res.dropped += 1
+
+    def _structure(self, text: str, line: int, when: datetime | None) -> bool:
+        """Track step boundaries; True when the line is a pure marker (not a candidate)."""
+        starts = self.res.starts
+        if text.startswith("##[group]"):
+            m = _GHA_RUN.match(text)
+            if m and self.fmt is not LogFormat.GH_RUN_VIEW:
+                if not starts and line > 1:
+                    starts.append(SectionStart(1, "Set up job", 0, None))
+                starts.append(SectionStart(line, m.group(1).strip()[:200], 0, when))
+            self._in_header = m is not None
+            return True
+        if text.startswith("##[endgroup]"):
+            self._in_header = False
+            return True
+        if text.startswith("Post job cleanup") and self.fmt is LogFormat.GITHUB_ACTIONS:
+            starts.append(SectionStart(line, "Post job cleanup", 0, when))
+            return True
+        if text.startswith("section_"):
+            m = _GITLAB_START.match(text)
+            if m:
+                if self._gitlab_depth == 0:
+                    starts.append(SectionStart(line, m.group(2), 0, _epoch(m.group(1))))
+                self._gitlab_depth += 1
+                return True
+            m = _GITLAB_END.match(text)
+            if m:
+                self._gitlab_depth = max(0, self._gitlab_depth - 1)
+                if self._gitlab_depth == 0:
+                    starts.append(SectionStart(line + 1, "", 0, _epoch(m.group(1))))
+                return True
+        if text.startswith("travis_"):
+            m = _TRAVIS_FOLD.match(text)
+            if m:
+                if m.group(1) == "start":
+                    if self._fold_depth == 0:
+                        starts.append(SectionStart(line, m.group(2), 0, when))
+                    self._fold_depth += 1
+                else:
+                    self._fold_depth = max(0, self._fold_depth - 1)
+                return True
+            return text.startswith("travis_time:")
+        if text.startswith("$ ") and self._fold_depth == 0 and self.fmt is LogFormat.TRAVIS:
+            starts.append(SectionStart(line, text[2:].strip()[:200], 0, when))
+            return True
+        if text.startswith("[Pipeline] "):
+            m = _JENKINS_STAGE.match(text)
+            if m:
+                starts.append(SectionStart(line, m.group(1)[:200], 0, when))
+            return True
+        if text.startswith("[INFO] --- "):
+            m = _MAVEN_GOAL.match(text)
+            if m:
+                starts.append(SectionStart(line, f"{m.group(1)}:{m.group(3)} ({m.group(4)}) @ {m.group(5)}", 1, when))
+                return True
+        if text.startswith("> Task :"):
+            m = _GRADLE_TASK.match(text)
+            if m and " FAILED" not in text:
+                starts.append(SectionStart(line, m.group(1), 1, when))
+                return True
+        return False
+
+
+def _epoch(value: str) -> datetime | None:
+    from datetime import UTC
+
+    try:
+        return datetime.fromtimestamp(int(value), UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def repetition_penalty(count: int) -> float:
+    """Demotion of a line whose masked text repeats ``count`` times in the log."""
+    return 0.0 if count <= 3 else min(3.0, 0.8 * math.log2(count / 3))

@@ -1,0 +1,1 @@
+"""Input adapters with I/O: reading log files/archives and the knowledge base from disk."""

@@ -1,0 +1,1 @@
+"""Thin adapters (CLI, later API, MCP, operator) over the services."""

@@ -1,0 +1,1 @@
+"""The ``cimedic`` command line (typer + rich); heavy imports happen inside commands."""

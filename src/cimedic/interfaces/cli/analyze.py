@@ -1,0 +1,74 @@
+"""``cimedic analyze``: diagnose one CI log."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+
+
+class OutputFormat(StrEnum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+class LogFormatOption(StrEnum):
+    auto = "auto"
+    github_actions = "github-actions"
+    gh_run_view = "gh-run-view"
+    github_zip = "github-zip"
+    gitlab = "gitlab"
+    jenkins = "jenkins"
+    travis = "travis"
+    plain = "plain"
+
+
+def _fail(reason: str) -> None:
+    sys.stderr.write(f"cimedic: error: {reason}\n")
+    raise typer.Exit(2)
+
+
+def analyze(
+    path: str = typer.Argument(..., help="Log file (.log/.txt, .gz, GitHub run-log .zip) or '-' for stdin."),
+    baseline: str | None = typer.Option(None, "--baseline", help="A passing log of the same job; its lines are demoted."),
+    output: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="Output format."),
+    kb: list[Path] = typer.Option([], "--kb", help="Extra knowledge-base directory of YAML causes (repeatable)."),
+    log_format: LogFormatOption = typer.Option(LogFormatOption.auto, "--log-format", help="Override format detection."),
+) -> None:
+    """Diagnose a CI log: failed step, ranked error lines, excerpt, category, cause, signature.
+
+    Exit status 0 whenever the log could be read (even with no failure found); 2 when it
+    cannot be opened or decompressed.
+    """
+    from cimedic.interfaces.cli import render
+    from cimedic.model import LogFormat
+    from cimedic.services.diagnose import LogReadError, analyze_path
+    from cimedic.settings import ConfigError, load_settings
+
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        _fail(str(exc))
+        return
+    fmt = None if log_format is LogFormatOption.auto else LogFormat(log_format.value)
+    if fmt is None and settings.log_format != "auto":
+        try:
+            fmt = LogFormat(settings.log_format)
+        except ValueError:
+            _fail(f"invalid setting log_format={settings.log_format!r}")
+    try:
+        result = analyze_path(path, baseline=baseline, log_format=fmt, kb_dirs=[*settings.kb_dirs, *kb])
+    except LogReadError as exc:
+        _fail(str(exc))
+        return
+    for w in result.warnings:
+        sys.stderr.write(f"cimedic: warning: {w}\n")
+    if output is OutputFormat.json:
+        sys.stdout.write(render.to_json(result.diagnosis) + "\n")
+    elif output is OutputFormat.markdown:
+        sys.stdout.write(render.to_markdown(result.diagnosis))
+    else:
+        render.print_text(result.diagnosis)

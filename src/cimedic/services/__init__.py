@@ -1,0 +1,1 @@
+"""Use cases: each function wires inputs, analyzers and stores for one job."""

@@ -1,0 +1,71 @@
+"""Settings: ``CIMEDIC_*`` environment variables over a YAML file over defaults.
+
+The YAML file is ``$CIMEDIC_CONFIG`` or ``<user_config_dir>/cimedic/config.yaml``
+(platformdirs); data lives under ``<user_data_dir>/cimedic/``. See ``docs/configuration.md``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from platformdirs import user_config_dir, user_data_dir
+from pydantic import Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
+
+
+def default_config_path() -> Path:
+    """``$CIMEDIC_CONFIG`` or ``<user_config_dir>/cimedic/config.yaml``."""
+    env = os.environ.get("CIMEDIC_CONFIG")
+    return Path(env) if env else Path(user_config_dir("cimedic")) / "config.yaml"
+
+
+def default_data_dir() -> Path:
+    """``<user_data_dir>/cimedic``."""
+    return Path(user_data_dir("cimedic"))
+
+
+class Settings(BaseSettings):
+    """All settings of cimedic (see ``docs/configuration.md`` for each one)."""
+
+    model_config = SettingsConfigDict(env_prefix="CIMEDIC_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=default_data_dir, description="Where cimedic keeps its data.")
+    kb_dirs: list[Path] = Field(
+        default_factory=list, description="Extra knowledge-base directories (YAML causes), after the bundled ones."
+    )
+    log_format: str = Field(default="auto", description="Default log format for `analyze` (auto-detected).")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = default_config_path()
+        if path.is_file():
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
+        return tuple(sources)
+
+
+class ConfigError(Exception):
+    """The configuration file or environment is invalid; the message says what and where."""
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build :class:`Settings`; raises :class:`ConfigError` with the offending key and file."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        where = default_config_path()
+        detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"invalid settings (environment CIMEDIC_* or {where}): {detail}") from exc
+    except Exception as exc:  # yaml errors
+        raise ConfigError(f"cannot read {default_config_path()}: {exc}") from exc
