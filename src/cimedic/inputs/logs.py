@@ -22,7 +22,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO, cast
 
 from cimedic.model.batches import LineBatch, count_breaks
 
@@ -184,7 +184,7 @@ def _zip_opener(real: Path, name: str) -> object:
     def opener() -> BinaryIO:
         zf = zipfile.ZipFile(real)
         inner = zf.open(name)
-        return _ClosingStream(inner, zf)
+        return cast(BinaryIO, _ClosingStream(inner, zf))
 
     return opener
 
@@ -192,7 +192,7 @@ def _zip_opener(real: Path, name: str) -> object:
 class _ClosingStream(io.RawIOBase):
     """A zip member stream that also closes its archive."""
 
-    def __init__(self, inner: BinaryIO, archive: zipfile.ZipFile) -> None:
+    def __init__(self, inner: IO[bytes], archive: zipfile.ZipFile) -> None:
         self._inner = inner
         self._archive = archive
 

@@ -16,13 +16,18 @@ import hashlib
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 
-from cimedic.model.batches import LineBatch, split_lines
 from cimedic.analysis.diagnosis.excerpt import build_excerpt
 from cimedic.analysis.diagnosis.kb import CompiledKB
 from cimedic.analysis.diagnosis.patterns import Kind
-from cimedic.analysis.diagnosis.scan import Candidate, LineScorer, Scanner, ScanResult, SectionStart, repetition_penalty
+from cimedic.analysis.diagnosis.scan import (
+    Candidate,
+    LineScorer,
+    Scanner,
+    ScanResult,
+    SectionStart,
+    repetition_penalty,
+)
 from cimedic.analysis.diagnosis.text import clean_line, mask
 from cimedic.model import (
     Category,
@@ -36,6 +41,7 @@ from cimedic.model import (
     LogInfo,
     Section,
 )
+from cimedic.model.batches import LineBatch, split_lines
 
 BatchSource = Callable[[], Iterable[LineBatch]]
 MAX_ERROR_LINES = 40
@@ -178,8 +184,9 @@ def _rank(scan: ScanResult, known: set[str]) -> None:
     last_terminal = max((t.line for t in scan.terminals), default=scan.lines)
     for c in scan.candidates:
         score = c.base + c.noise
-        if Kind.TERMINAL in c.kinds and c.base < 5:
-            c.score = min(score, MIN_ERROR_SCORE - 0.5) if c.causes == () else score
+        if Kind.TERMINAL in c.kinds and c.category is None and not c.causes:
+            # the CI system's "step failed" marker: the place, not the reason
+            c.score = min(score, MIN_ERROR_SCORE - 0.5)
             continue
         if c.in_header:
             score -= 6.0
@@ -189,12 +196,12 @@ def _rank(scan: ScanResult, known: set[str]) -> None:
             score -= 6.0
         if failed_ranges:
             inside = any(a <= c.line <= b for a, b in failed_ranges)
-            score += 1.5 if inside else -1.5
+            score += 0.75 if inside else -1.5
         if c.line > last_terminal:
             score -= 2.0
         else:
             distance = last_terminal - c.line
-            score += 1.0 / (1.0 + distance / 150.0)
+            score += 0.75 / (1.0 + distance / 150.0)
         c.score = score
 
 
@@ -218,11 +225,15 @@ def sections_starts(scan: ScanResult) -> list[SectionStart]:
 
 
 def _sections(scan: ScanResult) -> list[Section]:
-    starts = [s for s in sections_starts(scan) if s.name]
-    all_starts = sections_starts(scan)
+    all_starts = sorted(sections_starts(scan), key=lambda s: s.line)
     out = []
-    for s in starts:
-        nxt = next((o for o in all_starts if o.line > s.line), None)
+    for i, s in enumerate(all_starts):
+        if not s.name:
+            continue
+        j = i + 1
+        while j < len(all_starts) and all_starts[j].line <= s.line:
+            j += 1
+        nxt = all_starts[j] if j < len(all_starts) else None
         end = nxt.line - 1 if nxt else max(scan.lines, s.line)
         finished = nxt.ts if nxt and nxt.ts else (scan.last_ts if nxt is None else None)
         out.append(Section(name=s.name, start_line=s.line, end_line=max(s.line, end), started_at=s.ts, finished_at=finished))
@@ -257,12 +268,12 @@ def _category(cause: CauseMatch | None, ranked: list[Candidate], anchor: Candida
             return t.category
     if anchor.category is not None:
         return anchor.category
-    votes: Counter[Category] = Counter()
+    votes: dict[Category, float] = {}
     for c in ranked[:10]:
         if c.category is not None:
-            votes[c.category] += c.score
+            votes[c.category] = votes.get(c.category, 0.0) + c.score
     if votes:
-        return votes.most_common(1)[0][0]
+        return max(votes.items(), key=lambda kv: kv[1])[0]
     return Category.UNKNOWN
 
 

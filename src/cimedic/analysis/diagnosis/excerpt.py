@@ -14,16 +14,21 @@ from collections.abc import Mapping, Sequence
 from cimedic.analysis.diagnosis.patterns import Kind
 from cimedic.analysis.diagnosis.scan import Candidate, SectionStart
 
-MAX_EXCERPT = 40
-MAX_UP = 12
+MAX_EXCERPT = 60
+MAX_UP = 40
+MAX_BLANKS = 2
 _CONTINUATION = re.compile(
     r"^(\s+\S|\s*at [\w.$<>]|\s*\.\.\. \d+ more|Caused by|\s*[\^~]+\s*$|\s*\|\s|E\s|\s*File \"|"
-    r"\s*\d+ \||\s*-->|\s*= |\s*#\d+ |\s*[-+] |Stack trace|stacktrace|\s*\(|\})"
+    r"\s*\d+ \||\s*-->|\s*= |\s*#\d+ |[-+]{3} |[-+]\S|[-+]$|@@ |\s*\(|\}|In file included from|Reason: |"
+    r"\d{3}[+-] |Stack ?trace|Traceback|Call Stack)"
 )
 _STOP = re.compile(
     r"^(\$ |\+ |##\[|::|\[command\]|\[Pipeline\]|travis_|section_|The command \"|Done\. Your build exited"
-    r"|Post job cleanup|Finished: |ERROR: Job failed|\[INFO\] ---|> Task :|BUILD (SUCCESS|FAILURE)|={5,}|-{20,})"
+    r"|Post job cleanup|Finished: |ERROR: Job failed|\[INFO\] ---|> Task :|BUILD (SUCCESS|FAILURE)|={5,}|-{20,}"
+    r"|\[INFO\] (Tests run|Results|BUILD)|Ran \d+ tests?|npm ERR! (code|errno|A complete)|\s*(warnings summary|short test summary))"
 )
+_PYTEST_HEADER = re.compile(r"^_{3,} .+ _{3,}$")
+_HEADER_END = re.compile(r"[:!]\s*$")
 
 
 def _is_errorish(c: Candidate | None) -> bool:
@@ -43,43 +48,51 @@ def build_excerpt(
     """
     boundaries = {s.line for s in starts}
     start = end = anchor
-    anchor_text = texts.get(anchor, "")
-    # grow downwards
-    blank_run = 0
-    n = anchor + 1
-    while n in texts and n - start < MAX_EXCERPT:
+
+    def stop(n: int) -> bool:
         t = texts[n]
-        if n in boundaries or _STOP.match(t):
-            break
-        c = candidates.get(n)
+        return n in boundaries or bool(_STOP.match(t)) or (n != anchor and bool(_PYTEST_HEADER.match(t)))
+
+    # grow downwards over error lines, continuation lines and short blank gaps
+    n = anchor + 1
+    blanks = 0
+    prev_header = bool(_HEADER_END.search(texts.get(anchor, "")))
+    while n in texts and n - start < MAX_EXCERPT and not stop(n):
+        t = texts[n]
         if not t.strip():
-            blank_run += 1
-            if blank_run > 1:
+            blanks += 1
+            if blanks > MAX_BLANKS:
                 break
             n += 1
             continue
-        if _is_errorish(c) or _CONTINUATION.match(t):
+        if _is_errorish(candidates.get(n)) or _CONTINUATION.match(t) or prev_header:
             end = n
-            blank_run = 0
+            blanks = 0
+            prev_header = bool(_HEADER_END.search(t))
             n += 1
             continue
         break
-    # grow upwards: a header for indented anchors, and adjacent error lines
+    # grow upwards: headers of indented blocks, adjacent error lines, a pytest section header
     n = anchor - 1
-    indented = bool(_CONTINUATION.match(anchor_text))
+    cont = bool(_CONTINUATION.match(texts.get(anchor, "")))
+    blanks = 0
     while n in texts and anchor - n <= MAX_UP and end - n < MAX_EXCERPT:
         t = texts[n]
-        if (n + 1) in boundaries or _STOP.match(t) or not t.strip():
+        if (n + 1) in boundaries or _STOP.match(t):
             break
-        c = candidates.get(n)
-        if _is_errorish(c):
+        if _PYTEST_HEADER.match(t):
             start = n
-            indented = bool(_CONTINUATION.match(t))
+            break
+        if not t.strip():
+            blanks += 1
+            if blanks > 1 or not cont:
+                break
             n -= 1
             continue
-        if indented:
+        if _is_errorish(candidates.get(n)) or cont or _HEADER_END.search(t):
             start = n
-            indented = bool(_CONTINUATION.match(t))
+            blanks = 0
+            cont = bool(_CONTINUATION.match(t))
             n -= 1
             continue
         break

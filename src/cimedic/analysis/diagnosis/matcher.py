@@ -118,7 +118,7 @@ def build_matcher(patterns: Sequence[str], caseless: Sequence[bool], multiline: 
         return HyperscanMatcher(patterns, caseless, multiline)
     except ImportError:
         return ReMatcher(patterns, caseless, multiline)
-    except Exception:  # noqa: BLE001 - some pattern is not supported by Hyperscan
+    except Exception:
         pass
     ok: list[int] = []
     bad: list[int] = []
@@ -126,7 +126,7 @@ def build_matcher(patterns: Sequence[str], caseless: Sequence[bool], multiline: 
         try:
             HyperscanMatcher([p], [ci], multiline)
             ok.append(i)
-        except Exception:  # noqa: BLE001
+        except Exception:
             bad.append(i)
     if not ok:
         return ReMatcher(patterns, caseless, multiline)

@@ -14,12 +14,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from cimedic.model.batches import LineBatch, count_breaks
 from cimedic.analysis.diagnosis.kb import CompiledKB
 from cimedic.analysis.diagnosis.matcher import Matcher, build_matcher
 from cimedic.analysis.diagnosis.patterns import LINE_PATTERNS, PREFILTER, Kind, LinePattern
 from cimedic.analysis.diagnosis.text import clean_line, parse_ts
 from cimedic.model import Category, LogFormat
+from cimedic.model.batches import LineBatch, count_breaks
 
 MAX_CANDIDATES = 20000  # kept in full; beyond it only the strongest and the latest are kept
 _STRUCTURE_PREFILTER = (
@@ -198,6 +198,8 @@ class Scanner:
         if when is not None:
             self.res.last_ts = when
         if self._structure(text, line, when):
+            return
+        if not text.strip():
             return
         base, noise, kinds, category, names, causes = self.scorer.score_text(text)
         if base <= 0 and not causes:

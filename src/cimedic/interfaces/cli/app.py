@@ -18,7 +18,7 @@ app.command("analyze")(_analyze.analyze)
 app.add_typer(_causes.app, name="causes")
 
 
-@app.callback()
+@app.callback(invoke_without_command=True)
 def _root(
     version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True),
 ) -> None:

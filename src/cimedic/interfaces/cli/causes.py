@@ -19,9 +19,14 @@ class ListFormat(StrEnum):
 
 def _load(kb: list[Path]):  # type: ignore[no-untyped-def]
     from cimedic.services.diagnose import load_causes
-    from cimedic.settings import load_settings
+    from cimedic.settings import ConfigError, load_settings
 
-    causes, problems = load_causes([*load_settings().kb_dirs, *kb])
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        sys.stderr.write(f"cimedic: error: {exc}\n")
+        raise typer.Exit(2) from exc
+    causes, problems = load_causes([*settings.kb_dirs, *kb])
     for p in problems:
         sys.stderr.write(f"cimedic: warning: knowledge base: {p}\n")
     return causes

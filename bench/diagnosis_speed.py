@@ -1,0 +1,312 @@
+"""Speed and memory of a whole ``cimedic analyze`` process on a ~100 MB real log (a measurement).
+
+Usage::
+
+    .venv/bin/python bench/diagnosis_speed.py [--data DIR] [--size-mb 100] [--out BIG.log]
+        [--cimedic BIN] [--repeat 3] [--drain-mb 10] [--no-gzip]
+
+The big log is assembled from real logs: LogChunks Travis logs interleaved with the CiDiff
+GitHub Actions ``fail.log`` files (one of each in turn, both lists cycling) until it holds at
+least ``--size-mb`` MiB. It is written to a temporary folder (deleted afterwards) or to ``--out``
+(kept). MB below means MiB (2**20 bytes), throughput is over the uncompressed size.
+
+Measured in the same run:
+
+a. ``cimedic analyze BIG --format json`` as a child process, ``--repeat`` times: wall time of the
+   whole process (interpreter start-up included), MB/s, and the child's peak RSS (``ru_maxrss`` of
+   ``os.wait4`` on that child, so exact per run); best and median. The same again on a gzip copy.
+b. Drain3 template mining (``TemplateMiner()`` with its default config, ``add_log_message`` per
+   line) in a child process. Drain3 is slow, so by default it mines only the first ``--drain-mb``
+   MiB and the MB/s is extrapolated to the whole file (said so in the output); ``--drain-mb 0``
+   mines the whole file. Its MB/s counts only the mining loop (not start-up or imports), which
+   favours Drain3.
+c. ``LC_ALL=C grep -cE 'error|fail' BIG`` (best of ``--repeat``), the floor of a line scan.
+
+Targets: cimedic >= 50 MB/s, >= 20x Drain3, peak RSS <= 300 MB. JSON results go to
+``bench/out/diagnosis_speed.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = REPO.parent / "shared" / "data"
+DEFAULT_CIMEDIC = REPO / ".venv" / "bin" / "cimedic"
+OUT_JSON = REPO / "bench" / "out" / "diagnosis_speed.json"
+MB = 1 << 20
+
+TARGET_MBPS = 50.0
+TARGET_VS_DRAIN = 20.0
+TARGET_RSS_MB = 300.0
+
+DRAIN_CHILD = r"""
+import json, sys, time
+from drain3 import TemplateMiner
+
+path, limit = sys.argv[1], int(sys.argv[2])
+miner = TemplateMiner()  # default config (no drain3.ini in the working directory)
+t0 = time.perf_counter()
+nbytes = nlines = 0
+with open(path, "rb") as fh:
+    for raw in fh:
+        if limit and nbytes >= limit:
+            break
+        nbytes += len(raw)
+        nlines += 1
+        miner.add_log_message(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
+secs = time.perf_counter() - t0
+print(json.dumps({"bytes": nbytes, "lines": nlines, "seconds": secs, "clusters": len(miner.drain.clusters)}))
+"""
+
+
+# --------------------------------------------------------------------------- input
+
+
+def source_logs(data: Path) -> tuple[list[Path], list[Path]]:
+    """LogChunks logs (labels.jsonl order) and CiDiff GitHub Actions fail logs (index.csv order)."""
+    lc_dir = data / "logchunks"
+    with open(lc_dir / "labels.jsonl", encoding="utf-8") as fh:
+        lc = [lc_dir / json.loads(line)["log_path"] for line in fh]
+    cd_dir = data / "cidiff"
+    with open(cd_dir / "index.csv", newline="", encoding="utf-8") as fh:
+        cd = [cd_dir / r["case"] / "fail.log" for r in csv.DictReader(fh) if r["log_format"].startswith("gha_")]
+    return [p for p in lc if p.is_file()], [p for p in cd if p.is_file()]
+
+
+def assemble(data: Path, target: int, out: Path) -> dict[str, Any]:
+    """Write LogChunks and CiDiff GHA logs, interleaved and cycling, until ``target`` bytes."""
+    lc, cd = source_logs(data)
+    if not lc or not cd:
+        raise SystemExit(f"no LogChunks or CiDiff GitHub Actions logs under {data}")
+    written = {"logchunks": 0, "cidiff": 0}
+    pieces = 0
+    with open(out, "wb") as fh:
+        i = 0
+        while sum(written.values()) < target:
+            for name, files in (("logchunks", lc), ("cidiff", cd)):
+                blob = files[i % len(files)].read_bytes()
+                if not blob.endswith((b"\n", b"\r")):
+                    blob += b"\n"  # keep the next log's first line a line of its own
+                fh.write(blob)
+                written[name] += len(blob)
+                pieces += 1
+            i += 1
+    size = out.stat().st_size
+    return {
+        "path": str(out),
+        "bytes": size,
+        "mb": size / MB,
+        "pieces": pieces,
+        "logchunks_bytes": written["logchunks"],
+        "cidiff_gha_bytes": written["cidiff"],
+        "distinct_logs": len(lc) + len(cd),
+    }
+
+
+# --------------------------------------------------------------------------- child processes
+
+
+def run_child(cmd: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None) -> dict[str, Any]:
+    """Run ``cmd``; wall time, exit code, stdout and the child's own peak RSS (MiB)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=cwd)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}: {stderr.decode(errors='replace')[-2000:]}")
+    return {"wall": wall, "rss_mb": usage.ru_maxrss / 1024, "stdout": stdout.decode(errors="replace")}  # KiB
+
+
+def bench_cimedic(cimedic: str, path: Path, size: int, repeat: int) -> dict[str, Any]:
+    runs = []
+    for i in range(repeat):
+        r = run_child([cimedic, "analyze", str(path), "--format", "json"])
+        res = json.loads(r["stdout"])
+        runs.append({"wall": r["wall"], "rss_mb": r["rss_mb"], "elapsed_ms": res.get("elapsed_ms")})
+        print(f"  run {i + 1}: {r['wall']:.2f} s, {size / MB / r['wall']:.1f} MB/s, peak RSS {r['rss_mb']:.0f} MB",
+              flush=True)  # fmt: skip
+    walls = [r["wall"] for r in runs]
+    best, median = min(walls), statistics.median(walls)
+    top = (res.get("error_lines") or [{}])[0]
+    return {
+        "runs": runs,
+        "best_s": best,
+        "median_s": median,
+        "best_mbps": size / MB / best,
+        "median_mbps": size / MB / median,
+        "peak_rss_mb": max(r["rss_mb"] for r in runs),
+        "last_result": {
+            "format": res["log"]["format"],
+            "lines": res["log"]["lines"],
+            "bytes": res["log"]["bytes"],
+            "category": res.get("category"),
+            "excerpt": res.get("excerpt"),
+            "top_error_line": top.get("line"),
+        },
+    }
+
+
+def bench_drain(path: Path, size: int, limit_mb: float, workdir: Path) -> dict[str, Any]:
+    limit = int(limit_mb * MB)
+    r = run_child([sys.executable, "-c", DRAIN_CHILD, str(path.resolve()), str(limit)], cwd=workdir)
+    res = json.loads(r["stdout"].strip().splitlines()[-1])
+    mbps = res["bytes"] / MB / res["seconds"]
+    partial = res["bytes"] < size
+    return {
+        "mined_bytes": res["bytes"],
+        "mined_mb": res["bytes"] / MB,
+        "lines": res["lines"],
+        "clusters": res["clusters"],
+        "mining_s": res["seconds"],
+        "process_wall_s": r["wall"],
+        "peak_rss_mb": r["rss_mb"],
+        "mbps": mbps,
+        "extrapolated": partial,
+        "full_file_s_estimate": size / MB / mbps,
+    }
+
+
+def bench_grep(path: Path, size: int, repeat: int) -> dict[str, Any]:
+    env = {**os.environ, "LC_ALL": "C"}
+    walls = []
+    count = None
+    for _ in range(repeat):
+        r = run_child(["grep", "-cE", "error|fail", str(path)], env=env)
+        walls.append(r["wall"])
+        count = int(r["stdout"].strip())
+    best = min(walls)
+    return {"best_s": best, "median_s": statistics.median(walls), "mbps": size / MB / best, "matching_lines": count}
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder holding logchunks/ and cidiff/")
+    ap.add_argument("--size-mb", type=float, default=100.0, help="minimum size of the big log in MiB")
+    ap.add_argument("--out", type=Path, help="write the big log here and keep it (default: temp dir)")
+    ap.add_argument("--cimedic", default=str(DEFAULT_CIMEDIC))
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--drain-mb", type=float, default=10.0, help="MiB mined by Drain3 (0 = whole file)")
+    ap.add_argument("--no-gzip", action="store_true", help="skip the .gz measurement")
+    ap.add_argument("--json-out", type=Path, default=OUT_JSON)
+    a = ap.parse_args()
+    if not Path(a.cimedic).exists() and shutil.which(a.cimedic) is None:
+        ap.error(f"cimedic binary not found: {a.cimedic}")
+
+    tmp = Path(tempfile.mkdtemp(prefix="cimedic-speed-"))
+    try:
+        big = a.out or tmp / "big.log"
+        big.parent.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+        info = assemble(a.data, int(a.size_mb * MB), big)
+        size = info["bytes"]
+        print(f"big log: {big} {info['mb']:.1f} MB, {info['pieces']} pieces "
+              f"({info['logchunks_bytes'] / MB:.1f} MB LogChunks, {info['cidiff_gha_bytes'] / MB:.1f} MB CiDiff GHA), "
+              f"built in {time.perf_counter() - t0:.1f} s", flush=True)  # fmt: skip
+        results: dict[str, Any] = {"input": info, "cimedic_bin": a.cimedic, "cpus": os.cpu_count()}
+
+        print(f"(a) cimedic analyze --format json, {a.repeat} runs", flush=True)
+        results["cimedic"] = bench_cimedic(a.cimedic, big, size, a.repeat)
+
+        if not a.no_gzip:
+            gz = big.with_name(big.name + ".gz")
+            with open(big, "rb") as src, gzip.open(gz, "wb", compresslevel=6) as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+            print(f"(a') same on {gz.name} ({gz.stat().st_size / MB:.1f} MB compressed)", flush=True)
+            results["cimedic_gz"] = bench_cimedic(a.cimedic, gz, size, a.repeat)
+            results["cimedic_gz"]["compressed_bytes"] = gz.stat().st_size
+            if a.out is not None:
+                gz.unlink()
+
+        what = "whole file" if not a.drain_mb else f"first {a.drain_mb:g} MB"
+        print(f"(b) Drain3 TemplateMiner, {what}", flush=True)
+        results["drain3"] = bench_drain(big, size, a.drain_mb, tmp)
+        d = results["drain3"]
+        print(f"  {d['mined_mb']:.1f} MB, {d['lines']} lines in {d['mining_s']:.1f} s -> {d['mbps']:.2f} MB/s, "
+              f"{d['clusters']} clusters, peak RSS {d['peak_rss_mb']:.0f} MB", flush=True)  # fmt: skip
+
+        print(f"(c) LC_ALL=C grep -cE 'error|fail', best of {a.repeat}", flush=True)
+        results["grep"] = bench_grep(big, size, a.repeat)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    c, g, d = results["cimedic"], results["grep"], results["drain3"]
+    results["ratios"] = {
+        "cimedic_vs_drain3": c["best_mbps"] / d["mbps"],
+        "cimedic_vs_grep": c["best_mbps"] / g["mbps"],
+    }
+    results["targets"] = {
+        "mbps": {"target": TARGET_MBPS, "value": c["best_mbps"], "met": c["best_mbps"] >= TARGET_MBPS},
+        "vs_drain3": {
+            "target": TARGET_VS_DRAIN,
+            "value": results["ratios"]["cimedic_vs_drain3"],
+            "met": results["ratios"]["cimedic_vs_drain3"] >= TARGET_VS_DRAIN,
+        },
+        "peak_rss_mb": {"target": TARGET_RSS_MB, "value": c["peak_rss_mb"], "met": c["peak_rss_mb"] <= TARGET_RSS_MB},
+    }
+    print_summary(results, size)
+
+    a.json_out.parent.mkdir(parents=True, exist_ok=True)
+    a.json_out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nJSON: {a.json_out}")
+    return 0
+
+
+def print_summary(r: dict[str, Any], size: int) -> None:
+    c, g, d, t = r["cimedic"], r["grep"], r["drain3"], r["targets"]
+    ok = {True: "met", False: "NOT met"}
+    drain_note = (
+        f"extrapolated from the first {d['mined_mb']:.0f} MB (~{d['full_file_s_estimate']:.0f} s for the whole file)"
+        if d["extrapolated"]
+        else "whole file"
+    )
+    rows = [
+        ["cimedic analyze", f"{c['best_s']:.2f}", f"{c['median_s']:.2f}", f"{c['best_mbps']:.1f}",
+         f"{c['median_mbps']:.1f}", f"{c['peak_rss_mb']:.0f}", "whole process, 1 core"],
+    ]  # fmt: skip
+    if "cimedic_gz" in r:
+        z = r["cimedic_gz"]
+        rows.append(["cimedic analyze (.gz)", f"{z['best_s']:.2f}", f"{z['median_s']:.2f}", f"{z['best_mbps']:.1f}",
+                     f"{z['median_mbps']:.1f}", f"{z['peak_rss_mb']:.0f}",
+                     f"{z['compressed_bytes'] / MB:.1f} MB compressed; MB/s of uncompressed"])  # fmt: skip
+    rows.append(["Drain3 TemplateMiner", f"{d['mining_s']:.2f}", "-", f"{d['mbps']:.2f}", "-",
+                 f"{d['peak_rss_mb']:.0f}", drain_note])  # fmt: skip
+    rows.append(["grep -cE 'error\\|fail'", f"{g['best_s']:.2f}", f"{g['median_s']:.2f}", f"{g['mbps']:.0f}",
+                 f"{size / MB / g['median_s']:.0f}", "-", f"{g['matching_lines']} matching lines"])  # fmt: skip
+    print(f"\n### speed on {size / MB:.1f} MB ({r['cimedic']['last_result']['lines']} lines, "
+          f"detected {r['cimedic']['last_result']['format']})\n")  # fmt: skip
+    print("| tool | best s | median s | best MB/s | median MB/s | peak RSS MB | note |")
+    print("|---|---|---|---|---|---|---|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    print()
+    print(f"cimedic {c['best_mbps']:.1f} MB/s (median {c['median_mbps']:.1f}); target >= {TARGET_MBPS:.0f} MB/s: "
+          f"{ok[t['mbps']['met']]}")  # fmt: skip
+    print(f"cimedic / Drain3 = {r['ratios']['cimedic_vs_drain3']:.1f}x; target >= {TARGET_VS_DRAIN:.0f}x: "
+          f"{ok[t['vs_drain3']['met']]}" + (" (Drain3 MB/s extrapolated)" if d["extrapolated"] else ""))  # fmt: skip
+    print(f"cimedic / grep = {r['ratios']['cimedic_vs_grep']:.3f}x")
+    print(f"cimedic peak RSS {c['peak_rss_mb']:.0f} MB; target <= {TARGET_RSS_MB:.0f} MB: {ok[t['peak_rss_mb']['met']]}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
