@@ -286,7 +286,9 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=0, help="first N cases of each dataset (0 = all)")
     ap.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
     ap.add_argument("--per-log", type=Path, help="write per-log rows to this TSV file")
-    ap.add_argument("--check-scorer", action="store_true", help="also run score_diagnosis.py on the CLI and compare")
+    ap.add_argument(
+        "--check-scorer", action="store_true", help="also run score_diagnosis.py on the CLI and compare"
+    )
     ap.add_argument("--scorer", type=Path, default=DEFAULT_SCORER)
     ap.add_argument("--cimedic", default=str(DEFAULT_CIMEDIC), help="CLI binary for --check-scorer")
     ap.add_argument("--json-out", type=Path, default=OUT_JSON)
@@ -349,7 +351,9 @@ def main() -> int:
             base = summarize(rs, "naive")
             entry["naive"] = base
             entry["ratio_vs_naive"] = ratio(ours, base)
-            table.append([name, "naive (last 20 lines, error/fail)", *(base[c] for c in ("n", *METRICS)), "-"])
+            table.append(
+                [name, "naive (last 20 lines, error/fail)", *(base[c] for c in ("n", *METRICS)), "-"]
+            )
             table.append([name, "ratio cimedic/naive", "-", *entry["ratio_vs_naive"].values(), "-"])
             print_breakdown(f"### {name}: by detected log.format", entry["by_detected_format"])
             if name == "logchunks":
@@ -398,21 +402,37 @@ def write_per_log(path: Path, rows: list[dict[str, Any]]) -> None:
 
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8") as fh:
-        fh.write("dataset\tpath\tformat\tP\tR\tF1\thit1\thit5\texcerpt_start\texcerpt_end\tgt_first\ttop_line\ttop_text\n")
+        fh.write(
+            "dataset\tpath\tformat\tP\tR\tF1\thit1\thit5\texcerpt_start\texcerpt_end\tgt_first\ttop_line\ttop_text\n"
+        )
         for r in rows:
             cells = [
-                r["dataset"], r["path"], r["format"], f"{r['P']:.3f}", f"{r['R']:.3f}", f"{r['F1']:.3f}",
-                int(r["hit1"]), int(r["hit5"]), fmt(r["excerpt"][0]), fmt(r["excerpt"][1]),
-                fmt(r["gt_first"]), fmt(r["top_line"]), clean(r["top_text"] or r.get("error", "")),
-            ]  # fmt: skip
+                r["dataset"],
+                r["path"],
+                r["format"],
+                f"{r['P']:.3f}",
+                f"{r['R']:.3f}",
+                f"{r['F1']:.3f}",
+                int(r["hit1"]),
+                int(r["hit5"]),
+                fmt(r["excerpt"][0]),
+                fmt(r["excerpt"][1]),
+                fmt(r["gt_first"]),
+                fmt(r["top_line"]),
+                clean(r["top_text"] or r.get("error", "")),
+            ]
             fh.write("\t".join(str(c) for c in cells) + "\n")
 
 
 def _git_head() -> str | None:
     try:
         out = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True)
-        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "src"], capture_output=True, text=True)
-        return out.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "") if out.returncode == 0 else None
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "src"], capture_output=True, text=True
+        )
+        return (
+            out.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "") if out.returncode == 0 else None
+        )
     except OSError:
         return None
 

@@ -82,7 +82,9 @@ def source_logs(data: Path) -> tuple[list[Path], list[Path]]:
         lc = [lc_dir / json.loads(line)["log_path"] for line in fh]
     cd_dir = data / "cidiff"
     with open(cd_dir / "index.csv", newline="", encoding="utf-8") as fh:
-        cd = [cd_dir / r["case"] / "fail.log" for r in csv.DictReader(fh) if r["log_format"].startswith("gha_")]
+        cd = [
+            cd_dir / r["case"] / "fail.log" for r in csv.DictReader(fh) if r["log_format"].startswith("gha_")
+        ]
     return [p for p in lc if p.is_file()], [p for p in cd if p.is_file()]
 
 
@@ -119,7 +121,9 @@ def assemble(data: Path, target: int, out: Path) -> dict[str, Any]:
 # --------------------------------------------------------------------------- child processes
 
 
-def run_child(cmd: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None) -> dict[str, Any]:
+def run_child(
+    cmd: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> dict[str, Any]:
     """Run ``cmd``; wall time, exit code, stdout and the child's own peak RSS (MiB)."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
@@ -131,8 +135,15 @@ def run_child(cmd: list[str], *, env: dict[str, str] | None = None, cwd: Path | 
         err.seek(0)
         stdout, stderr = out.read(), err.read()
     if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}: {stderr.decode(errors='replace')[-2000:]}")
-    return {"wall": wall, "rss_mb": usage.ru_maxrss / 1024, "stdout": stdout.decode(errors="replace")}  # KiB
+        raise SystemExit(
+            f"{' '.join(cmd)} exited {proc.returncode}: {stderr.decode(errors='replace')[-2000:]}"
+        )
+    return {
+        "wall": wall,
+        "cpu": usage.ru_utime + usage.ru_stime,
+        "rss_mb": usage.ru_maxrss / 1024,  # KiB on Linux
+        "stdout": stdout.decode(errors="replace"),
+    }
 
 
 def bench_cimedic(cimedic: str, path: Path, size: int, repeat: int) -> dict[str, Any]:
@@ -140,9 +151,14 @@ def bench_cimedic(cimedic: str, path: Path, size: int, repeat: int) -> dict[str,
     for i in range(repeat):
         r = run_child([cimedic, "analyze", str(path), "--format", "json"])
         res = json.loads(r["stdout"])
-        runs.append({"wall": r["wall"], "rss_mb": r["rss_mb"], "elapsed_ms": res.get("elapsed_ms")})
-        print(f"  run {i + 1}: {r['wall']:.2f} s, {size / MB / r['wall']:.1f} MB/s, peak RSS {r['rss_mb']:.0f} MB",
-              flush=True)  # fmt: skip
+        runs.append(
+            {"wall": r["wall"], "cpu": r["cpu"], "rss_mb": r["rss_mb"], "elapsed_ms": res.get("elapsed_ms")}
+        )
+        print(
+            f"  run {i + 1}: {r['wall']:.2f} s (cpu {r['cpu']:.2f} s, engine {res.get('elapsed_ms')} ms), "
+            f"{size / MB / r['wall']:.1f} MB/s, peak RSS {r['rss_mb']:.0f} MB",
+            flush=True,
+        )
     walls = [r["wall"] for r in runs]
     best, median = min(walls), statistics.median(walls)
     top = (res.get("error_lines") or [{}])[0]
@@ -152,6 +168,8 @@ def bench_cimedic(cimedic: str, path: Path, size: int, repeat: int) -> dict[str,
         "median_s": median,
         "best_mbps": size / MB / best,
         "median_mbps": size / MB / median,
+        "best_cpu_s": min(r["cpu"] for r in runs),
+        "cpu_mbps": size / MB / min(r["cpu"] for r in runs),
         "peak_rss_mb": max(r["rss_mb"] for r in runs),
         "last_result": {
             "format": res["log"]["format"],
@@ -193,7 +211,12 @@ def bench_grep(path: Path, size: int, repeat: int) -> dict[str, Any]:
         walls.append(r["wall"])
         count = int(r["stdout"].strip())
     best = min(walls)
-    return {"best_s": best, "median_s": statistics.median(walls), "mbps": size / MB / best, "matching_lines": count}
+    return {
+        "best_s": best,
+        "median_s": statistics.median(walls),
+        "mbps": size / MB / best,
+        "matching_lines": count,
+    }
 
 
 # --------------------------------------------------------------------------- main
@@ -220,10 +243,18 @@ def main() -> int:
         t0 = time.perf_counter()
         info = assemble(a.data, int(a.size_mb * MB), big)
         size = info["bytes"]
-        print(f"big log: {big} {info['mb']:.1f} MB, {info['pieces']} pieces "
-              f"({info['logchunks_bytes'] / MB:.1f} MB LogChunks, {info['cidiff_gha_bytes'] / MB:.1f} MB CiDiff GHA), "
-              f"built in {time.perf_counter() - t0:.1f} s", flush=True)  # fmt: skip
-        results: dict[str, Any] = {"input": info, "cimedic_bin": a.cimedic, "cpus": os.cpu_count()}
+        print(
+            f"big log: {big} {info['mb']:.1f} MB, {info['pieces']} pieces "
+            f"({info['logchunks_bytes'] / MB:.1f} MB LogChunks, {info['cidiff_gha_bytes'] / MB:.1f} MB CiDiff GHA), "
+            f"built in {time.perf_counter() - t0:.1f} s",
+            flush=True,
+        )
+        results: dict[str, Any] = {
+            "input": info,
+            "cimedic_bin": a.cimedic,
+            "cpus": os.cpu_count(),
+            "loadavg_start": os.getloadavg(),
+        }
 
         print(f"(a) cimedic analyze --format json, {a.repeat} runs", flush=True)
         results["cimedic"] = bench_cimedic(a.cimedic, big, size, a.repeat)
@@ -242,14 +273,18 @@ def main() -> int:
         print(f"(b) Drain3 TemplateMiner, {what}", flush=True)
         results["drain3"] = bench_drain(big, size, a.drain_mb, tmp)
         d = results["drain3"]
-        print(f"  {d['mined_mb']:.1f} MB, {d['lines']} lines in {d['mining_s']:.1f} s -> {d['mbps']:.2f} MB/s, "
-              f"{d['clusters']} clusters, peak RSS {d['peak_rss_mb']:.0f} MB", flush=True)  # fmt: skip
+        print(
+            f"  {d['mined_mb']:.1f} MB, {d['lines']} lines in {d['mining_s']:.1f} s -> {d['mbps']:.2f} MB/s, "
+            f"{d['clusters']} clusters, peak RSS {d['peak_rss_mb']:.0f} MB",
+            flush=True,
+        )
 
         print(f"(c) LC_ALL=C grep -cE 'error|fail', best of {a.repeat}", flush=True)
         results["grep"] = bench_grep(big, size, a.repeat)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
+    results["loadavg_end"] = os.getloadavg()
     c, g, d = results["cimedic"], results["grep"], results["drain3"]
     results["ratios"] = {
         "cimedic_vs_drain3": c["best_mbps"] / d["mbps"],
@@ -262,7 +297,11 @@ def main() -> int:
             "value": results["ratios"]["cimedic_vs_drain3"],
             "met": results["ratios"]["cimedic_vs_drain3"] >= TARGET_VS_DRAIN,
         },
-        "peak_rss_mb": {"target": TARGET_RSS_MB, "value": c["peak_rss_mb"], "met": c["peak_rss_mb"] <= TARGET_RSS_MB},
+        "peak_rss_mb": {
+            "target": TARGET_RSS_MB,
+            "value": c["peak_rss_mb"],
+            "met": c["peak_rss_mb"] <= TARGET_RSS_MB,
+        },
     }
     print_summary(results, size)
 
@@ -281,31 +320,76 @@ def print_summary(r: dict[str, Any], size: int) -> None:
         else "whole file"
     )
     rows = [
-        ["cimedic analyze", f"{c['best_s']:.2f}", f"{c['median_s']:.2f}", f"{c['best_mbps']:.1f}",
-         f"{c['median_mbps']:.1f}", f"{c['peak_rss_mb']:.0f}", "whole process, 1 core"],
-    ]  # fmt: skip
+        [
+            "cimedic analyze",
+            f"{c['best_s']:.2f}",
+            f"{c['median_s']:.2f}",
+            f"{c['best_mbps']:.1f}",
+            f"{c['median_mbps']:.1f}",
+            f"{c['peak_rss_mb']:.0f}",
+            "whole process",
+        ],
+    ]
     if "cimedic_gz" in r:
         z = r["cimedic_gz"]
-        rows.append(["cimedic analyze (.gz)", f"{z['best_s']:.2f}", f"{z['median_s']:.2f}", f"{z['best_mbps']:.1f}",
-                     f"{z['median_mbps']:.1f}", f"{z['peak_rss_mb']:.0f}",
-                     f"{z['compressed_bytes'] / MB:.1f} MB compressed; MB/s of uncompressed"])  # fmt: skip
-    rows.append(["Drain3 TemplateMiner", f"{d['mining_s']:.2f}", "-", f"{d['mbps']:.2f}", "-",
-                 f"{d['peak_rss_mb']:.0f}", drain_note])  # fmt: skip
-    rows.append(["grep -cE 'error\\|fail'", f"{g['best_s']:.2f}", f"{g['median_s']:.2f}", f"{g['mbps']:.0f}",
-                 f"{size / MB / g['median_s']:.0f}", "-", f"{g['matching_lines']} matching lines"])  # fmt: skip
-    print(f"\n### speed on {size / MB:.1f} MB ({r['cimedic']['last_result']['lines']} lines, "
-          f"detected {r['cimedic']['last_result']['format']})\n")  # fmt: skip
+        rows.append(
+            [
+                "cimedic analyze (.gz)",
+                f"{z['best_s']:.2f}",
+                f"{z['median_s']:.2f}",
+                f"{z['best_mbps']:.1f}",
+                f"{z['median_mbps']:.1f}",
+                f"{z['peak_rss_mb']:.0f}",
+                f"{z['compressed_bytes'] / MB:.1f} MB compressed; MB/s of uncompressed",
+            ]
+        )
+    rows.append(
+        [
+            "Drain3 TemplateMiner",
+            f"{d['mining_s']:.2f}",
+            "-",
+            f"{d['mbps']:.2f}",
+            "-",
+            f"{d['peak_rss_mb']:.0f}",
+            drain_note,
+        ]
+    )
+    rows.append(
+        [
+            "grep -cE 'error\\|fail'",
+            f"{g['best_s']:.2f}",
+            f"{g['median_s']:.2f}",
+            f"{g['mbps']:.0f}",
+            f"{size / MB / g['median_s']:.0f}",
+            "-",
+            f"{g['matching_lines']} matching lines",
+        ]
+    )
+    print(
+        f"\n### speed on {size / MB:.1f} MB ({r['cimedic']['last_result']['lines']} lines, "
+        f"detected {r['cimedic']['last_result']['format']})\n"
+    )
     print("| tool | best s | median s | best MB/s | median MB/s | peak RSS MB | note |")
     print("|---|---|---|---|---|---|---|")
     for row in rows:
         print("| " + " | ".join(row) + " |")
     print()
-    print(f"cimedic {c['best_mbps']:.1f} MB/s (median {c['median_mbps']:.1f}); target >= {TARGET_MBPS:.0f} MB/s: "
-          f"{ok[t['mbps']['met']]}")  # fmt: skip
-    print(f"cimedic / Drain3 = {r['ratios']['cimedic_vs_drain3']:.1f}x; target >= {TARGET_VS_DRAIN:.0f}x: "
-          f"{ok[t['vs_drain3']['met']]}" + (" (Drain3 MB/s extrapolated)" if d["extrapolated"] else ""))  # fmt: skip
+    print(
+        f"cimedic {c['best_mbps']:.1f} MB/s (median {c['median_mbps']:.1f}); target >= {TARGET_MBPS:.0f} MB/s: "
+        f"{ok[t['mbps']['met']]}"
+    )
+    print(
+        f"cimedic CPU time (user+sys) best {c['best_cpu_s']:.2f} s = {c['cpu_mbps']:.1f} MB per CPU second; "
+        f"load average {r['loadavg_start'][0]:.1f} -> {r['loadavg_end'][0]:.1f} on {r['cpus']} CPUs"
+    )
+    print(
+        f"cimedic / Drain3 = {r['ratios']['cimedic_vs_drain3']:.1f}x; target >= {TARGET_VS_DRAIN:.0f}x: "
+        f"{ok[t['vs_drain3']['met']]}" + (" (Drain3 MB/s extrapolated)" if d["extrapolated"] else "")
+    )
     print(f"cimedic / grep = {r['ratios']['cimedic_vs_grep']:.3f}x")
-    print(f"cimedic peak RSS {c['peak_rss_mb']:.0f} MB; target <= {TARGET_RSS_MB:.0f} MB: {ok[t['peak_rss_mb']['met']]}")
+    print(
+        f"cimedic peak RSS {c['peak_rss_mb']:.0f} MB; target <= {TARGET_RSS_MB:.0f} MB: {ok[t['peak_rss_mb']['met']]}"
+    )
 
 
 if __name__ == "__main__":

@@ -191,7 +191,9 @@ def test_github_zip_step_files_number_lines_within_member(tmp_path: Path) -> Non
         assert 1 <= e.line <= len(member)
         assert e.text.strip() in member[e.line - 1], (e.line, e.text)
     assert d.excerpt is not None and 1 <= d.excerpt.start_line <= d.excerpt.end_line <= len(member)
-    assert d.failed_step is not None and 1 <= d.failed_step.start_line <= d.failed_step.end_line <= len(member)
+    assert d.failed_step is not None and 1 <= d.failed_step.start_line <= d.failed_step.end_line <= len(
+        member
+    )
 
 
 def test_github_zip_via_cli(tmp_path: Path) -> None:
@@ -210,17 +212,24 @@ def test_github_zip_via_cli(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("fixture", "forced"),
     [
-        (GHA, "plain"),
-        (GHA, "travis"),
-        (GHA, "gitlab"),
-        (JENKINS, "github-actions"),
-        (TRAVIS, "jenkins"),
-        (GITLAB, "plain"),
-        (GH_RUN_VIEW, "github-actions"),
-        (JENKINS, "gh-run-view"),
+        (GHA, LogFormat.PLAIN),
+        (GHA, LogFormat.TRAVIS),
+        (GHA, LogFormat.GITLAB),
+        (JENKINS, LogFormat.GITHUB_ACTIONS),
+        (TRAVIS, LogFormat.JENKINS),
+        (GITLAB, LogFormat.PLAIN),
+        (GH_RUN_VIEW, LogFormat.GITHUB_ACTIONS),
+        (JENKINS, LogFormat.GH_RUN_VIEW),
     ],
 )
-def test_log_format_override(tmp_path: Path, fixture: Path, forced: str) -> None:
+def test_log_format_override(fixture: Path, forced: LogFormat) -> None:
+    d = diagnose(fixture, forced)
+    assert d.log.format is forced
+    assert d.log.lines == len(java_readlines(fixture.read_bytes()))
+
+
+@pytest.mark.parametrize(("fixture", "forced"), [(GHA, "plain"), (JENKINS, "gh-run-view")])
+def test_log_format_option_on_the_command_line(tmp_path: Path, fixture: Path, forced: str) -> None:
     proc = run_cli(str(fixture), "--format", "json", "--log-format", forced, tmp_path=tmp_path)
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")
     out = json.loads(proc.stdout)

@@ -173,33 +173,58 @@ def test_analyze_points_inside_the_log(case: str) -> None:
 # --------------------------------------------------------------------------- data-independent
 
 
-@pytest.mark.parametrize("pattern", [r"quota exhausted: .*", r"quota exhausted\s*", r"quota exhausted[^!]*"])
-@pytest.mark.parametrize("newline", [b"\r\n", b"\r", b"\n"])
-def test_user_kb_pattern_matching_up_to_the_line_break(tmp_path: Path, pattern: str, newline: bytes) -> None:
-    # A user cause (--kb) whose pattern can match the line break itself ('.' and '[^!]' match
-    # '\r'; '\s' matches both). The lines after it must keep their numbers.
-    kb = tmp_path / "kb"
-    kb.mkdir()
-    (kb / "mine.yaml").write_text(
-        f"id: user.quota\nname: Storage quota exhausted\ncategory: disk\npatterns:\n  - '{pattern}'\n"
-    )
-    lines = [
-        b"line one",
-        b"line two",
-        b"storage quota exhausted: bucket-7",
-        b"line four",
-        b"line five",
-        b"fatal error: boom happened here",
-        b"line seven",
-    ]
-    data = newline.join(lines) + newline
+_USER_KB = """\
+- id: user.quota
+  name: Storage quota exhausted
+  category: disk
+  patterns: ['quota exhausted: .*']
+- id: user.lease
+  name: Lease expired
+  category: infrastructure
+  patterns: ['lease expired\\s*']
+- id: user.token
+  name: Token revoked
+  category: secrets_env
+  patterns: ['token revoked[^!]*']
+"""
+_USER_LINES = [
+    b"line one",
+    b"storage quota exhausted: bucket-7",
+    b"line three",
+    b"worker lease expired",
+    b"line five",
+    b"deploy token revoked by admin",
+    b"line seven",
+    b"fatal error: boom happened here",
+    b"line nine",
+]
+
+
+@pytest.fixture(scope="module")
+def user_kb_diagnoser(tmp_path_factory: pytest.TempPathFactory) -> object:
+    kb = tmp_path_factory.mktemp("kb")
+    (kb / "mine.yaml").write_text(_USER_KB)
+    diagnoser, problems = make_diagnoser([kb])
+    assert problems == []
+    return diagnoser
+
+
+@pytest.mark.parametrize("newline", [b"\r\n", b"\r", b"\n"], ids=["crlf", "cr", "lf"])
+def test_user_kb_patterns_matching_up_to_the_line_break(
+    tmp_path: Path, user_kb_diagnoser: object, newline: bytes
+) -> None:
+    # User causes (--kb) whose patterns can match the line break itself ('.' and '[^!]'
+    # match '\r', '\s' matches both). The lines after them must keep their numbers.
+    data = newline.join(_USER_LINES) + newline
     log = tmp_path / "q.log"
     log.write_bytes(data)
-    d = analyze_path(str(log), kb_dirs=[kb]).diagnosis
-    assert d.log.lines == 7
-    assert d.cause is not None and d.cause.id == "user.quota"
+    d = analyze_path(str(log), diagnoser=user_kb_diagnoser).diagnosis  # type: ignore[arg-type]
+    assert d.log.lines == len(_USER_LINES)
     by_text = {e.text: e.line for e in d.error_lines}
-    assert by_text.get("storage quota exhausted: bucket-7") == 3, d.error_lines
-    assert by_text.get("fatal error: boom happened here") == 6, d.error_lines
+    for n in (2, 4, 6, 8):
+        assert by_text.get(_USER_LINES[n - 1].decode()) == n, d.error_lines
     for e in d.error_lines:
-        assert e.text == lines[e.line - 1].decode(), (e.line, e.text)
+        assert e.text == _USER_LINES[e.line - 1].decode(), (e.line, e.text)
+    assert d.excerpt is not None
+    for n, text in d.excerpt_lines:
+        assert text == _USER_LINES[n - 1].decode(), (n, text)

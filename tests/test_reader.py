@@ -67,7 +67,9 @@ def test_reference_implementation_sanity() -> None:
     assert java_readlines(b"a\r\nb\rc\nd") == [b"a", b"b", b"c", b"d"]
     assert java_readlines(b"a\r\r\nb") == [b"a", b"", b"b"]
     assert java_readlines(b"a\n\rb") == [b"a", b"", b"b"]
-    assert java_readlines("x\x0by\x0cz\x1cw\x85v\u2028u\u2029".encode()) == ["x\x0by\x0cz\x1cw\x85v\u2028u\u2029".encode()]
+    assert java_readlines("x\x0by\x0cz\x1cw\x85v\u2028u\u2029".encode()) == [
+        "x\x0by\x0cz\x1cw\x85v\u2028u\u2029".encode()
+    ]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -99,7 +101,9 @@ def check_batches(data: bytes, batches: list[LineBatch], *, whole_lines: bool = 
         )
         nxt = offset + len(batch.data)
         # a \r\n pair is never split between two batches
-        assert not (batch.data.endswith(b"\r") and data[nxt : nxt + 1] == b"\n"), f"\\r\\n split after batch {i}"
+        assert not (batch.data.endswith(b"\r") and data[nxt : nxt + 1] == b"\n"), (
+            f"\\r\\n split after batch {i}"
+        )
         if whole_lines and i < len(batches) - 1:
             assert batch.data[-1:] in (b"\n", b"\r"), f"batch {i} does not end at a line break"
         offset = nxt
@@ -265,7 +269,9 @@ def test_overlong_line_is_cut_but_keeps_its_number(tmp_path: Path) -> None:
 @given(
     data=st.lists(
         st.one_of(
-            st.sampled_from([b"\n", b"\r", b"\r\n", b"\x0b", b"\x0c", b"\x1c", b"\xc2\x85", b"\xe2\x80\xa8", b"\x00"]),
+            st.sampled_from(
+                [b"\n", b"\r", b"\r\n", b"\x0b", b"\x0c", b"\x1c", b"\xc2\x85", b"\xe2\x80\xa8", b"\x00"]
+            ),
             st.binary(min_size=1, max_size=12),
         ),
         max_size=40,
@@ -497,7 +503,11 @@ def test_stdin_is_spooled_and_counted(tmp_path: Path, compress: bool) -> None:
 
 def test_stdin_empty(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [*CLI, "analyze", "-", "--format", "json"], input=b"", capture_output=True, env=_env(tmp_path), timeout=120
+        [*CLI, "analyze", "-", "--format", "json"],
+        input=b"",
+        capture_output=True,
+        env=_env(tmp_path),
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")
     out = json.loads(proc.stdout)

@@ -66,8 +66,12 @@ def check_diagnosis(d: Diagnosis, data: bytes) -> None:
         assert 1 <= d.excerpt.start_line <= d.excerpt.end_line <= total, d.excerpt
     if d.failed_step is not None:
         assert 1 <= d.failed_step.start_line <= d.failed_step.end_line <= total, d.failed_step
-    for s in d.sections:
+    prev_end = 0
+    for s in d.sections:  # named, ordered, non-overlapping
+        assert s.name.strip(), s
         assert 1 <= s.start_line <= s.end_line <= max(total, 1), s
+        assert s.start_line > prev_end, d.sections
+        prev_end = s.end_line
     assert 0.0 <= d.confidence <= 1.0
     if d.category is Category.NONE:
         assert d.excerpt is None and d.error_lines == () and d.cause is None and d.transient is False
@@ -106,7 +110,11 @@ _PIECES = [
 _chunk = st.one_of(
     st.sampled_from(_PIECES),
     st.binary(max_size=64),
-    st.builds(lambda n, c: c * n, st.integers(0, 3000), st.sampled_from([b"x", b"\r", b"\n", b"\r\n", b"\x00", b"e"])),
+    st.builds(
+        lambda n, c: c * n,
+        st.integers(0, 3000),
+        st.sampled_from([b"x", b"\r", b"\n", b"\r\n", b"\x00", b"e"]),
+    ),
 )
 _logs = st.lists(_chunk, max_size=80).map(b"".join).filter(lambda d: not d.startswith(MAGICS))
 _formats = st.sampled_from([None, *LogFormat])
@@ -146,6 +154,46 @@ def test_mutated_real_log_never_crashes(seed: int, edits: list[tuple[float, byte
     check_diagnosis(analyze_bytes(blob), blob)
 
 
+_LINE_TEXTS = [
+    b"", b"ok", b"compiling foo.c", b"error: undefined reference to `main'", b"FAILED tests/test_a.py::test_x",
+    b"Traceback (most recent call last):", b'  File "a.py", line 3, in <module>', b"ValueError: bad value",
+    b"npm ERR! code ELIFECYCLE", b"--- FAIL: TestX (0.01s)", b"[ERROR] Foo.java:[3,5] cannot find symbol",
+    b"2024-01-01T00:00:00.0000000Z error: timestamped failure", b"##[error]Process completed with exit code 1.",
+    b"##[group]Run make", b"##[endgroup]", b"$ make test", b"The command \"make test\" exited with 2.",
+    b"section_start:1700000000:build", b"section_end:1700000009:build", b"travis_fold:start:x", b"travis_fold:end:x",
+    b"[Pipeline] { (Build)", b"[Pipeline] }", b"fatal: could not read Username", b"Killed", b"\x00\x00nul error\x00",
+    b"caf\xc3\xa9 \xff\xfe bad utf-8 error", b"tab\tseparated\terror: x", b"vt\x0bff\x0cnel\xc2\x85ls\xe2\x80\xa8 error",
+    b"  at com.example.Foo(Foo.java:1)", b"E       assert 1 == 2", b"exit status 1",
+]  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(st.sampled_from(_LINE_TEXTS), st.sampled_from([b"\n", b"\r\n", b"\r"])),
+        min_size=1,
+        max_size=60,
+    ),
+    last_break=st.booleans(),
+    fmt=_formats,
+)
+def test_error_lines_point_at_their_text(
+    rows: list[tuple[bytes, bytes]], last_break: bool, fmt: LogFormat | None
+) -> None:
+    data = b"".join(text + br for text, br in rows)
+    if not last_break and rows[-1][0]:
+        data = data[: -len(rows[-1][1])]
+    if data.startswith(MAGICS):
+        return
+    d = analyze_bytes(data, fmt)
+    check_diagnosis(d, data)
+    ref = [raw.decode("utf-8", "replace").replace("\x00", "") for raw in java_readlines(data)]
+    for e in d.error_lines:
+        assert e.text.strip()[:200] in ref[e.line - 1], (e.line, e.text, ref[e.line - 1])
+    for n, text in d.excerpt_lines:
+        assert text.strip()[:200] in ref[n - 1], (n, text, ref[n - 1])
+
+
 # --------------------------------------------------------------------------- explicit cases
 
 
@@ -177,7 +225,9 @@ def test_five_megabytes_of_random_bytes() -> None:
 
 
 def test_nul_bytes() -> None:
-    data = b"\x00" * 1000 + b"\nbuild ok\x00\x00\n\x00error: disk \x00quota\x00 exceeded\r\n" + b"\x00\r" * 500
+    data = (
+        b"\x00" * 1000 + b"\nbuild ok\x00\x00\n\x00error: disk \x00quota\x00 exceeded\r\n" + b"\x00\r" * 500
+    )
     d = analyze_bytes(data)
     check_diagnosis(d, data)
     for e in d.error_lines:
@@ -208,7 +258,9 @@ def test_log_bigger_than_the_in_memory_cache() -> None:
     rnd = random.Random(3)
     lines = []
     for i in range(260_000):
-        lines.append(f"2024-01-01T00:00:00.{i:07d}Z step {i} {rnd.random():.12f} all good here, nothing to see")
+        lines.append(
+            f"2024-01-01T00:00:00.{i:07d}Z step {i} {rnd.random():.12f} all good here, nothing to see"
+        )
     lines[250_000] = "2024-01-01T00:00:01.0000000Z error: linker command failed with exit code 1"
     lines.append("2024-01-01T00:00:02.0000000Z ##[error]Process completed with exit code 1.")
     data = ("\r\n".join(lines) + "\r\n").encode()

@@ -22,6 +22,9 @@ from pydantic import ValidationError
 from cimedic.model import FailureCause
 
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 class KBError(Exception):
     """A knowledge-base file could not be read; the message names the file and the entry."""
 
@@ -55,7 +58,7 @@ def load_file(path: Path, source: str) -> KBLoad:
     """Causes in one YAML file; invalid entries are reported in ``problems`` with their index."""
     out = KBLoad()
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)  # noqa: S506 - a SafeLoader
         entries = _entries(doc)
     except (OSError, UnicodeDecodeError, yaml.YAMLError, KBError) as exc:
         out.problems.append(f"{path}: {exc}".replace("\n", " "))

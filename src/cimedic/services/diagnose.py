@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cimedic.analysis.diagnosis import Diagnoser, detect_format
+from cimedic.inputs.dbcache import FileDatabaseCache
 from cimedic.inputs.kb import load_kb
 from cimedic.inputs.logs import LogMember, LogReadError, open_log
 from cimedic.model import Category, Diagnosis, FailureCause, LogFormat
@@ -25,7 +27,8 @@ class AnalyzeResult:
 def make_diagnoser(kb_dirs: Iterable[Path] = ()) -> tuple[Diagnoser, list[str]]:
     """A :class:`Diagnoser` with the bundled and user causes; returns it with KB problems."""
     kb = load_kb(kb_dirs)
-    return Diagnoser(kb.causes), kb.problems
+    cache = None if os.environ.get("CIMEDIC_NO_PATTERN_CACHE") else FileDatabaseCache()
+    return Diagnoser(kb.causes, cache), kb.problems
 
 
 def load_causes(kb_dirs: Iterable[Path] = ()) -> tuple[list[FailureCause], list[str]]:

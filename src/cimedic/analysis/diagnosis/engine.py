@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from cimedic.analysis.diagnosis.excerpt import build_excerpt
 from cimedic.analysis.diagnosis.kb import CompiledKB
+from cimedic.analysis.diagnosis.matcher import DatabaseCache
 from cimedic.analysis.diagnosis.patterns import Kind
 from cimedic.analysis.diagnosis.scan import (
     Candidate,
@@ -47,6 +48,8 @@ BatchSource = Callable[[], Iterable[LineBatch]]
 MAX_ERROR_LINES = 40
 MIN_ERROR_SCORE = 4.0
 CONTEXT_LINES = 80
+# position evidence: inside a step that ended in a failure marker, outside it, closeness to the marker
+_P_IN, _P_OUT, _P_NEAR = 0.75, -4.0, 0.75
 _CACHE_BYTES = 16 * 1024 * 1024
 TRANSIENT_CATEGORIES = frozenset(
     {Category.NETWORK, Category.RATE_LIMIT, Category.RUNNER_LOST, Category.REGISTRY, Category.INFRASTRUCTURE}
@@ -56,9 +59,10 @@ TRANSIENT_CATEGORIES = frozenset(
 class Diagnoser:
     """Compiled patterns and knowledge base; call :meth:`diagnose` for each log."""
 
-    def __init__(self, causes: Iterable[FailureCause] = ()) -> None:
-        self.kb = CompiledKB(list(causes))
-        self.scorer = LineScorer(self.kb)
+    def __init__(self, causes: Iterable[FailureCause] = (), cache: DatabaseCache | None = None) -> None:
+        """``cache`` keeps compiled pattern databases between runs (see :mod:`.matcher`)."""
+        self.kb = CompiledKB(list(causes), cache)
+        self.scorer = LineScorer(self.kb, cache)
 
     def diagnose(
         self,
@@ -94,13 +98,16 @@ class Diagnoser:
         if not failed or (not ranked and not scan.terminals):
             return _no_failure(info, sections, t0)
         if not ranked:
-            ranked = sorted(scan.terminals, key=lambda c: -c.line)[:1]
+            ranked = _weak_fallback(scan)
         anchors = ranked[:3]
         want = _windows([a.line for a in anchors], scan.lines)
         texts = _fetch_lines(cached, want, scan.fmt)
         anchor = anchors[0]
         cand_by_line = {c.line: c for c in scan.candidates}
-        start, end = build_excerpt(anchor.line, texts, cand_by_line, sections_starts(scan))
+        if Kind.TERMINAL in anchor.kinds:
+            start, end = _step_tail(anchor.line, texts, sections_starts(scan))
+        else:
+            start, end = build_excerpt(anchor.line, texts, cand_by_line, sections_starts(scan))
         window = [(n, texts[n]) for n in range(max(1, start - 5), end + 6) if n in texts]
         cause = self._cause(ranked, start, end, window)
         category = _category(cause, ranked, anchor, scan)
@@ -138,6 +145,8 @@ class Diagnoser:
         best: tuple[float, int, str, int] | None = None
         for rank, c in enumerate(ranked[:MAX_ERROR_LINES]):
             inside = start <= c.line <= end
+            if rank >= 3 and not start - 20 <= c.line <= end + 20:
+                continue  # a cause far from the failure (e.g. a setup 404) is not its cause
             for cid in c.causes:
                 cause = self.kb.causes[cid]
                 key = (c.score + (3.0 if inside else 0.0) + cause.priority * 0.5, -rank, cid, c.line)
@@ -182,8 +191,13 @@ def _rank(scan: ScanResult, known: set[str]) -> None:
     failed_ranges = _failed_ranges(scan)
     counts = Counter(mask(c.text) for c in scan.candidates)
     last_terminal = max((t.line for t in scan.terminals), default=scan.lines)
+    seen_patterns: set[str] = set()
     for c in scan.candidates:
         score = c.base + c.noise
+        top = c.patterns[0] if c.patterns else ""
+        if top and top not in seen_patterns and c.base >= 7:
+            score += 0.5  # the first failure of its kind is where the trouble started
+        seen_patterns.update(c.patterns)
         if Kind.TERMINAL in c.kinds and c.category is None and not c.causes:
             # the CI system's "step failed" marker: the place, not the reason
             c.score = min(score, MIN_ERROR_SCORE - 0.5)
@@ -196,13 +210,37 @@ def _rank(scan: ScanResult, known: set[str]) -> None:
             score -= 6.0
         if failed_ranges:
             inside = any(a <= c.line <= b for a, b in failed_ranges)
-            score += 0.75 if inside else -1.5
+            score += _P_IN if inside else _P_OUT
         if c.line > last_terminal:
             score -= 2.0
         else:
             distance = last_terminal - c.line
-            score += 0.75 / (1.0 + distance / 150.0)
+            score += _P_NEAR / (1.0 + distance / 150.0)
         c.score = score
+
+
+def _step_tail(marker: int, texts: dict[int, str], starts: list[SectionStart]) -> tuple[int, int]:
+    """Excerpt when only a CI failure marker is known: the failed step's last output lines."""
+    begin = max([s.line for s in starts if s.line < marker] or [1])
+    end = marker - 1
+    while end > begin and (not texts.get(end, "").strip() or texts.get(end, "").startswith("travis_time")):
+        end -= 1
+    if end < begin:
+        return marker, marker
+    return max(begin, end - 7), end
+
+
+def _weak_fallback(scan: ScanResult) -> list[Candidate]:
+    """No strong error line: the best weak candidate inside a failed step, else the marker."""
+    ranges = _failed_ranges(scan)
+    weak = [
+        c
+        for c in scan.candidates
+        if c.score > 0 and Kind.TERMINAL not in c.kinds and any(a <= c.line <= b for a, b in ranges)
+    ]
+    if weak:
+        return sorted(weak, key=lambda c: (-c.score, -c.line))[:MAX_ERROR_LINES]
+    return sorted(scan.terminals, key=lambda c: (-c.score, c.line))[:1]
 
 
 def _failed_ranges(scan: ScanResult) -> list[tuple[int, int]]:

@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cimedic.analysis.diagnosis.matcher import Matcher, ReMatcher, build_matcher
+from cimedic.analysis.diagnosis.matcher import DatabaseCache, Matcher, ReMatcher, build_matcher
 from cimedic.model import FailureCause
 
 _CASELESS_PREFIX = "(?i)"
@@ -42,7 +42,7 @@ class CompiledKB:
     ``causes`` with a higher ``priority`` win over others matched on the same line.
     """
 
-    def __init__(self, causes: Sequence[FailureCause]) -> None:
+    def __init__(self, causes: Sequence[FailureCause], cache: DatabaseCache | None = None) -> None:
         self.causes: dict[str, FailureCause] = {c.id: c for c in causes}
         single: list[tuple[str, str, bool]] = []
         multi: list[tuple[str, re.Pattern[str]]] = []
@@ -60,7 +60,7 @@ class CompiledKB:
             exprs = [body for _, body, _ in single]
             flags = [ci for _, _, ci in single]
             try:
-                self._matcher = build_matcher(exprs, flags)
+                self._matcher = build_matcher(exprs, flags, cache=cache, use="ids")
             except re.error:
                 self._matcher = ReMatcher(exprs, flags)
         self._single = single

@@ -43,57 +43,110 @@ class ReMatcher:
         return {i for i, rx in enumerate(self._each) if rx.search(data)}
 
 
-class HyperscanMatcher:
-    """Hyperscan-backed matcher (block mode); raises ``ImportError`` if unavailable."""
+class DatabaseCache(Protocol):
+    """Stores compiled pattern databases between runs (an injected I/O adapter)."""
 
-    def __init__(self, patterns: Sequence[str], caseless: Sequence[bool], multiline: bool = False) -> None:
+    def get(self, key: str) -> bytes | None:
+        """Serialized database for ``key`` or None."""
+        ...
+
+    def put(self, key: str, blob: bytes) -> None:
+        """Remember a serialized database (errors are ignored by implementations)."""
+        ...
+
+
+class HyperscanMatcher:
+    """Hyperscan-backed matcher (block mode); raises ``ImportError`` if unavailable.
+
+    Each database is compiled on first use (compiling a few hundred patterns takes about a
+    second); with a :class:`DatabaseCache` the serialized database is reused across runs.
+    """
+
+    def __init__(
+        self,
+        patterns: Sequence[str],
+        caseless: Sequence[bool],
+        multiline: bool = False,
+        cache: DatabaseCache | None = None,
+        eager: str = "",
+    ) -> None:
         import hyperscan
 
         self._hs: Any = hyperscan
         base = hyperscan.HS_FLAG_ALLOWEMPTY
         if multiline:
             base |= hyperscan.HS_FLAG_MULTILINE
-        exprs = [p.encode() for p in patterns]
-        ids = list(range(len(exprs)))
-        scan_flags = [base | (hyperscan.HS_FLAG_CASELESS if ci else 0) for ci in caseless]
-        self._scan_db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        self._scan_db.compile(expressions=exprs, ids=ids, elements=len(exprs), flags=scan_flags)
-        one_flags = [f | hyperscan.HS_FLAG_SINGLEMATCH for f in scan_flags]
-        self._one_db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        self._one_db.compile(expressions=exprs, ids=ids, elements=len(exprs), flags=one_flags)
-        self._scratch = hyperscan.Scratch(self._scan_db)
-        self._scratch2 = hyperscan.Scratch(self._one_db)
+        self._exprs = [p.encode() for p in patterns]
+        self._flags = [base | (hyperscan.HS_FLAG_CASELESS if ci else 0) for ci in caseless]
+        self._cache = cache
+        self._dbs: dict[bool, tuple[Any, Any]] = {}
+        if eager:  # compile now ("ends" or "ids"): raises on a pattern Hyperscan rejects
+            self._db(eager == "ids")
+
+    def _key(self, single: bool) -> str:
+        import hashlib
+
+        h = hashlib.sha256(repr((self._exprs, self._flags, single, self._hs.__version__)).encode())
+        return h.hexdigest()[:32]
+
+    def _db(self, single: bool) -> tuple[Any, Any]:
+        got = self._dbs.get(single)
+        if got is not None:
+            return got
+        hs = self._hs
+        db = None
+        key = self._key(single)
+        if self._cache is not None:
+            blob = self._cache.get(key)
+            if blob:
+                try:
+                    db = hs.loadb(blob, mode=hs.HS_MODE_BLOCK)
+                except Exception:  # noqa: BLE001 - stale or foreign blob: recompile
+                    db = None
+        if db is None:
+            flags = [f | hs.HS_FLAG_SINGLEMATCH for f in self._flags] if single else self._flags
+            db = hs.Database(mode=hs.HS_MODE_BLOCK)
+            db.compile(expressions=self._exprs, ids=list(range(len(self._exprs))), elements=len(self._exprs), flags=flags)
+            if self._cache is not None:
+                self._cache.put(key, hs.dumpb(db))
+        pair = (db, hs.Scratch(db))
+        self._dbs[single] = pair
+        return pair
 
     def line_ends(self, data: bytes) -> list[int]:
         ends: list[int] = []
+        if not data:
+            return ends
+        db, scratch = self._db(False)
         append = ends.append
-        nl = data.find
+        find = data.find
         state = [-1]  # end of the line of the last recorded match
 
         def on_match(_id: int, _start: int, end: int, _flags: int, _ctx: object) -> bool | None:
             if end <= state[0]:
                 return None
             append(end)
-            a = nl(b"\n", end)
-            b = nl(b"\r", end)
+            a = find(b"\n", end)
+            b = find(b"\r", end)
             if a < 0:
                 a = len(data)
             state[0] = b if 0 <= b < a else a
             return None
 
-        if data:
-            self._scan_db.scan(data, match_event_handler=on_match, scratch=self._scratch)
+        db.scan(data, match_event_handler=on_match, scratch=scratch)
         return ends
 
     def matching_ids(self, data: bytes) -> set[int]:
         found: set[int] = set()
+        if not data:
+            return found
+        db, scratch = self._db(True)
 
         def on_match(pid: int, _start: int, _end: int, _flags: int, _ctx: object) -> bool | None:
             found.add(pid)
             return None
 
-        if data:
-            self._one_db.scan(data, match_event_handler=on_match, scratch=self._scratch2)
+        db.scan(data, match_event_handler=on_match, scratch=scratch)
         return found
 
 
@@ -112,24 +165,36 @@ class HybridMatcher:
         }
 
 
-def build_matcher(patterns: Sequence[str], caseless: Sequence[bool], multiline: bool = False) -> Matcher:
-    """Hyperscan when it imports (patterns it rejects go to a ``re`` fallback), else ``re``."""
+def build_matcher(
+    patterns: Sequence[str],
+    caseless: Sequence[bool],
+    multiline: bool = False,
+    cache: DatabaseCache | None = None,
+    use: str = "ids",
+) -> Matcher:
+    """Hyperscan when it imports (patterns it rejects go to a ``re`` fallback), else ``re``.
+
+    ``use`` says which operation will be called (``ids``: :meth:`Matcher.matching_ids`,
+    ``ends``: :meth:`Matcher.line_ends`), so that only that database is compiled. Patterns
+    are checked one by one only when the whole set fails to compile.
+    """
     try:
-        return HyperscanMatcher(patterns, caseless, multiline)
+        return HyperscanMatcher(patterns, caseless, multiline, cache, eager=use)
     except ImportError:
         return ReMatcher(patterns, caseless, multiline)
-    except Exception:
+    except Exception:  # noqa: BLE001 - some pattern is not supported by Hyperscan
         pass
     ok: list[int] = []
     bad: list[int] = []
     for i, (p, ci) in enumerate(zip(patterns, caseless, strict=True)):
         try:
-            HyperscanMatcher([p], [ci], multiline)
+            HyperscanMatcher([p], [ci], multiline, eager=use)
             ok.append(i)
-        except Exception:
+        except Exception:  # noqa: BLE001
             bad.append(i)
     if not ok:
         return ReMatcher(patterns, caseless, multiline)
-    fast = HyperscanMatcher([patterns[i] for i in ok], [caseless[i] for i in ok], multiline)
+    fast = HyperscanMatcher([patterns[i] for i in ok], [caseless[i] for i in ok], multiline, cache)
     slow = ReMatcher([patterns[i] for i in bad], [caseless[i] for i in bad], multiline)
     return HybridMatcher(fast, ok, slow, bad)
+

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from cimedic.analysis.diagnosis.kb import CompiledKB
-from cimedic.analysis.diagnosis.matcher import Matcher, build_matcher
+from cimedic.analysis.diagnosis.matcher import DatabaseCache, Matcher, build_matcher
 from cimedic.analysis.diagnosis.patterns import LINE_PATTERNS, PREFILTER, Kind, LinePattern
 from cimedic.analysis.diagnosis.text import clean_line, parse_ts
 from cimedic.model import Category, LogFormat
@@ -73,12 +73,12 @@ class ScanResult:
 class LineScorer:
     """Compiled prefilter and line patterns (build once, reuse for many logs)."""
 
-    def __init__(self, kb: CompiledKB) -> None:
+    def __init__(self, kb: CompiledKB, cache: DatabaseCache | None = None) -> None:
         pre = list(PREFILTER) + list(_STRUCTURE_PREFILTER) + kb.prefilter_patterns()
-        self.prefilter: Matcher = build_matcher(pre, [True] * len(pre), multiline=True)
+        self.prefilter: Matcher = build_matcher(pre, [True] * len(pre), multiline=True, cache=cache, use="ends")
         self.patterns: tuple[LinePattern, ...] = LINE_PATTERNS
         self.line_matcher: Matcher = build_matcher(
-            [p.regex for p in self.patterns], [p.caseless for p in self.patterns], multiline=False
+            [p.regex for p in self.patterns], [p.caseless for p in self.patterns], cache=cache, use="ids"
         )
         self.kb = kb
 

@@ -19,6 +19,7 @@ ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)
 TS_PREFIX_RE = re.compile(
     r"^\[?(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)\]?\s(?:[0-9a-f]{2}[OE]\+?\s)?"
 )
+_PARTIAL_ANSI_RE = re.compile(r"\x1b(\[[0-9;?]*[ -/]*)?")
 GH_RUN_VIEW_RE = re.compile(r"^([^\t]*)\t([^\t]*)\t(.*)$", re.S)
 MAX_LINE_CHARS = 4000
 
@@ -39,6 +40,8 @@ def clean_line(raw: bytes, fmt: LogFormat) -> tuple[str, str, str | None]:
             text = m.group(3)
     if "\x1b" in text:
         text = ANSI_RE.sub("", text)
+        if "\x1b" in text:  # a sequence cut at the end of the line, or a stray ESC
+            text = _PARTIAL_ANSI_RE.sub("", text)
     ts = ""
     if text[:1].isdigit() or text[:1] == "[":
         m2 = TS_PREFIX_RE.match(text)
