@@ -14,7 +14,6 @@ import textwrap
 import time
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -328,7 +327,6 @@ _MEASURE = textwrap.dedent(
 )
 
 
-@pytest.mark.slow
 def test_big_log_bounded_memory(tmp_path: Path) -> None:
     path = tmp_path / "big.log"
     gen = subprocess.run(

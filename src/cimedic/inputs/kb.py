@@ -21,7 +21,6 @@ from pydantic import ValidationError
 
 from cimedic.model import FailureCause
 
-
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -58,7 +57,7 @@ def load_file(path: Path, source: str) -> KBLoad:
     """Causes in one YAML file; invalid entries are reported in ``problems`` with their index."""
     out = KBLoad()
     try:
-        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)  # noqa: S506 - a SafeLoader
+        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
         entries = _entries(doc)
     except (OSError, UnicodeDecodeError, yaml.YAMLError, KBError) as exc:
         out.problems.append(f"{path}: {exc}".replace("\n", " "))

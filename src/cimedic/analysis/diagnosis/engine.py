@@ -12,6 +12,7 @@ Small logs (<= 16 MiB) are kept in memory between the passes; bigger ones are re
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import time
 from collections import Counter
@@ -51,6 +52,7 @@ CONTEXT_LINES = 80
 # position evidence: inside a step that ended in a failure marker, outside it, closeness to the marker
 _P_IN, _P_OUT, _P_NEAR = 0.75, -4.0, 0.75
 _CACHE_BYTES = 16 * 1024 * 1024
+JOB_LEVEL_MARKERS = frozenset({"jenkins.finished", "gitlab.job_failed"})
 TRANSIENT_CATEGORIES = frozenset(
     {Category.NETWORK, Category.RATE_LIMIT, Category.RUNNER_LOST, Category.REGISTRY, Category.INFRASTRUCTURE}
 )
@@ -188,8 +190,9 @@ class _CachingSource:
 
 
 def _rank(scan: ScanResult, known: set[str]) -> None:
-    failed_ranges = _failed_ranges(scan)
-    counts = Counter(mask(c.text) for c in scan.candidates)
+    failed_ranges = _merge(_failed_ranges(scan))
+    range_starts = [a for a, _ in failed_ranges]
+    counts = Counter(_shape(c.text) for c in scan.candidates)
     last_terminal = max((t.line for t in scan.terminals), default=scan.lines)
     seen_patterns: set[str] = set()
     for c in scan.candidates:
@@ -204,12 +207,12 @@ def _rank(scan: ScanResult, known: set[str]) -> None:
             continue
         if c.in_header:
             score -= 6.0
-        masked = mask(c.text)
-        score -= repetition_penalty(counts[masked])
-        if masked in known:
+        score -= repetition_penalty(counts[_shape(c.text)])
+        if known and mask(c.text) in known:
             score -= 6.0
         if failed_ranges:
-            inside = any(a <= c.line <= b for a, b in failed_ranges)
+            i = bisect.bisect_right(range_starts, c.line) - 1
+            inside = i >= 0 and c.line <= failed_ranges[i][1]
             score += _P_IN if inside else _P_OUT
         if c.line > last_terminal:
             score -= 2.0
@@ -243,11 +246,31 @@ def _weak_fallback(scan: ScanResult) -> list[Candidate]:
     return sorted(scan.terminals, key=lambda c: (-c.score, c.line))[:1]
 
 
+_DIGITS = str.maketrans("0123456789", "0000000000")
+
+
+def _shape(text: str) -> str:
+    """Cheap repetition key: digits folded (full masking is kept for signatures)."""
+    return text.translate(_DIGITS)
+
+
+def _merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for a, b in sorted(ranges):
+        if out and a <= out[-1][1] + 1:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
 def _failed_ranges(scan: ScanResult) -> list[tuple[int, int]]:
     """Line ranges of the steps that end in a CI failure marker."""
     starts = sections_starts(scan)
     out = []
     for t in scan.terminals:
+        if JOB_LEVEL_MARKERS.intersection(t.patterns):
+            continue  # "Finished: FAILURE" closes the job, not a step
         begin = 1
         for s in starts:
             if s.line <= t.line:

@@ -65,6 +65,10 @@ class CompiledKB:
                 self._matcher = ReMatcher(exprs, flags)
         self._single = single
 
+    def single_patterns(self) -> list[tuple[str, str, bool]]:
+        """``(cause id, pattern body, caseless)`` of every single-line pattern."""
+        return list(self._single)
+
     def prefilter_patterns(self) -> list[str]:
         """Single-line patterns (bodies), so that their lines are always candidates."""
         return [body for _, body, _ in self._single if _hyperscan_safe(body)]

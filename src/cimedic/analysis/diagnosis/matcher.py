@@ -17,7 +17,10 @@ class Matcher(Protocol):
     """Finds which of a fixed list of patterns occur in a byte string."""
 
     def line_ends(self, data: bytes) -> list[int]:
-        """Sorted, de-duplicated end offsets of all matches in ``data``."""
+        """End offsets of matches in ``data``, in order; at least one per matching line.
+
+        ``data`` uses ``\\n`` as its only line break.
+        """
         ...
 
     def matching_ids(self, data: bytes) -> set[int]:
@@ -101,7 +104,7 @@ class HyperscanMatcher:
             if blob:
                 try:
                     db = hs.loadb(blob, mode=hs.HS_MODE_BLOCK)
-                except Exception:  # noqa: BLE001 - stale or foreign blob: recompile
+                except Exception:
                     db = None
         if db is None:
             flags = [f | hs.HS_FLAG_SINGLEMATCH for f in self._flags] if single else self._flags
@@ -127,10 +130,7 @@ class HyperscanMatcher:
                 return None
             append(end)
             a = find(b"\n", end)
-            b = find(b"\r", end)
-            if a < 0:
-                a = len(data)
-            state[0] = b if 0 <= b < a else a
+            state[0] = a if a >= 0 else len(data)
             return None
 
         db.scan(data, match_event_handler=on_match, scratch=scratch)
@@ -182,7 +182,7 @@ def build_matcher(
         return HyperscanMatcher(patterns, caseless, multiline, cache, eager=use)
     except ImportError:
         return ReMatcher(patterns, caseless, multiline)
-    except Exception:  # noqa: BLE001 - some pattern is not supported by Hyperscan
+    except Exception:
         pass
     ok: list[int] = []
     bad: list[int] = []
@@ -190,7 +190,7 @@ def build_matcher(
         try:
             HyperscanMatcher([p], [ci], multiline, eager=use)
             ok.append(i)
-        except Exception:  # noqa: BLE001
+        except Exception:
             bad.append(i)
     if not ok:
         return ReMatcher(patterns, caseless, multiline)

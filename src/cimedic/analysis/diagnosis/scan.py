@@ -77,8 +77,15 @@ class LineScorer:
         pre = list(PREFILTER) + list(_STRUCTURE_PREFILTER) + kb.prefilter_patterns()
         self.prefilter: Matcher = build_matcher(pre, [True] * len(pre), multiline=True, cache=cache, use="ends")
         self.patterns: tuple[LinePattern, ...] = LINE_PATTERNS
+        # one database for the generic line patterns and the knowledge base: one scan a line
+        singles = kb.single_patterns()
+        self._n_generic = len(self.patterns)
+        self._cause_of = [cid for cid, _, _ in singles]
         self.line_matcher: Matcher = build_matcher(
-            [p.regex for p in self.patterns], [p.caseless for p in self.patterns], cache=cache, use="ids"
+            [p.regex for p in self.patterns] + [body for _, body, _ in singles],
+            [p.caseless for p in self.patterns] + [ci for _, _, ci in singles],
+            cache=cache,
+            use="ids",
         )
         self.kb = kb
 
@@ -93,7 +100,11 @@ class LineScorer:
         category: Category | None = None
         cat_weight = -1.0
         names: list[str] = []
+        cause_ids: set[str] = set()
         for i in ids:
+            if i >= self._n_generic:
+                cause_ids.add(self._cause_of[i - self._n_generic])
+                continue
             p = self.patterns[i]
             names.append(p.id)
             kinds.add(p.kind)
@@ -109,7 +120,7 @@ class LineScorer:
                 category, cat_weight = p.category, p.weight
         if second:
             base += min(1.0, second / 8)
-        causes = self.kb.match_line(data) if base > 0 or noise < 0 or not ids else ()
+        causes = tuple(sorted(cause_ids, key=lambda cid: (-self.kb.causes[cid].priority, cid)))
         if causes:
             base = max(base, 6.0) + 1.5
             kinds.add(Kind.ERROR)
@@ -137,17 +148,28 @@ class Scanner:
         self._gitlab_depth = 0
         self._last_step: str | None = None
         self._heap: list[tuple[float, int, Candidate]] = []
+        self._first_ts: datetime | None = None
 
     def feed(self, batches: Iterable[LineBatch]) -> ScanResult:
         """Consume all batches and return the scan result."""
         last_data = b""
+        first = True
         for batch in batches:
+            if first and batch.data:
+                first = False
+                self._first_ts = parse_ts(clean_line(_first_line(batch.data), self.fmt)[1])
             self._batch(batch)
             self.res.bytes += len(batch.data)
             last_data = batch.data or last_data
             self.res.lines = batch.first_line - 1 + count_breaks(batch.data)
         if last_data and last_data[-1:] not in (b"\n", b"\r"):
             self.res.lines += 1
+        if last_data:
+            when = parse_ts(clean_line(_last_line(last_data), self.fmt)[1])
+            self.res.last_ts = when or self.res.last_ts
+        for s in self.res.starts:
+            if s.line == 1 and s.ts is None:
+                s.ts = self._first_ts
         if self._heap:
             extra = [c for _, _, c in self._heap]
             self.res.candidates = sorted(extra + self.res.candidates, key=lambda c: c.line)
@@ -157,26 +179,26 @@ class Scanner:
         data = batch.data
         if self.fmt is LogFormat.GH_RUN_VIEW:
             self._gh_steps(batch)
+        if b"\r" in data:
+            # one break character everywhere: line numbers stay those of readLine
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         ends = self.scorer.prefilter.line_ends(data)
         pos = 0
         line = batch.first_line
         n = len(data)
+        count = data.count
         rfind = data.rfind
         find = data.find
         prev_start = -1
         for e in ends:
-            start = max(rfind(b"\n", 0, e), rfind(b"\r", 0, e)) + 1
+            start = rfind(b"\n", 0, e) + 1
             if start <= prev_start:
                 continue
-            line += count_breaks(data, pos, start)
+            line += count(b"\n", pos, start)
             pos = start
             prev_start = start
-            a = find(b"\n", start)
-            b = find(b"\r", start)
-            if a < 0:
-                a = n
-            stop = b if 0 <= b < a else a
-            self._line(data[start:stop], line)
+            stop = find(b"\n", start)
+            self._line(data[start : stop if stop >= 0 else n], line)
 
     def _gh_steps(self, batch: LineBatch) -> None:
         line = batch.first_line
@@ -233,7 +255,7 @@ class Scanner:
             m = _GHA_RUN.match(text)
             if m and self.fmt is not LogFormat.GH_RUN_VIEW:
                 if not starts and line > 1:
-                    starts.append(SectionStart(1, "Set up job", 0, None))
+                    starts.append(SectionStart(1, "Set up job", 0, self._first_ts))
                 starts.append(SectionStart(line, m.group(1).strip()[:200], 0, when))
             self._in_header = m is not None
             return True
@@ -274,6 +296,8 @@ class Scanner:
             m = _JENKINS_STAGE.match(text)
             if m:
                 starts.append(SectionStart(line, m.group(1)[:200], 0, when))
+            elif text.startswith("[Pipeline] // stage"):
+                starts.append(SectionStart(line + 1, "", 0, when))  # end of the stage
             return True
         if text.startswith("[INFO] --- "):
             m = _MAVEN_GOAL.match(text)
@@ -286,6 +310,17 @@ class Scanner:
                 starts.append(SectionStart(line, m.group(1), 1, when))
                 return True
         return False
+
+
+def _first_line(data: bytes) -> bytes:
+    cut = min((i for i in (data.find(b"\n"), data.find(b"\r")) if i >= 0), default=len(data))
+    return data[: min(cut, 4096)]
+
+
+def _last_line(data: bytes) -> bytes:
+    body = data.rstrip(b"\r\n")
+    cut = max(body.rfind(b"\n"), body.rfind(b"\r")) + 1
+    return body[cut : cut + 4096]
 
 
 def _epoch(value: str) -> datetime | None:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from cimedic.model import LogFormat
 
-ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)|\x1b[@-Z\\-_]")
+ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)|\x1b[ -/]*[0-Z\\\]^-~]")
 # 2022-04-12T19:19:37.9988416Z (GitHub Actions), optionally bracketed (Jenkins timestamper),
 # optionally followed by GitLab's stream marker ("00O+ ").
 TS_PREFIX_RE = re.compile(
