@@ -144,25 +144,32 @@ def naive(path: Path) -> dict[str, Any]:
 # --------------------------------------------------------------------------- workers
 
 _DIAGNOSER: Any = None
+_INIT_ERROR: str | None = None
 
 
 def _init_worker() -> None:
-    global _DIAGNOSER
-    from cimedic.services.diagnose import make_diagnoser
+    """Build this worker's diagnoser; an error is kept and reported per log (no respawn loop)."""
+    global _DIAGNOSER, _INIT_ERROR
+    try:
+        from cimedic.services.diagnose import make_diagnoser
 
-    _DIAGNOSER, _ = make_diagnoser()
+        _DIAGNOSER, _ = make_diagnoser()
+    except Exception as exc:
+        _INIT_ERROR = f"cannot build the diagnoser: {type(exc).__name__}: {exc}"
 
 
 def _evaluate(task: tuple[str, dict[str, Any], bool]) -> dict[str, Any]:
     """Diagnose one case in-process, score it, and score the naive baseline on it."""
-    from cimedic.interfaces.cli.render import contract
-    from cimedic.services.diagnose import analyze_path
-
     dataset, case, with_baseline = task
     path: Path = case["path"]
     row: dict[str, Any] = {"dataset": dataset, "path": str(path), "group": case["group"]}
     t0 = time.perf_counter()
     try:
+        if _INIT_ERROR is not None:
+            raise RuntimeError(_INIT_ERROR)
+        from cimedic.interfaces.cli.render import contract
+        from cimedic.services.diagnose import analyze_path
+
         baseline = None
         if with_baseline:
             pass_log = path.with_name("pass.log")
@@ -270,16 +277,25 @@ def parse_summary(line: str) -> dict[str, float]:
 # --------------------------------------------------------------------------- main
 
 
-def _ensure_cimedic() -> None:
-    """Make ``cimedic`` importable when the script is run outside the project venv."""
+def _check_engine() -> None:
+    """Fail fast when the engine cannot be imported or built (e.g. while someone edits it).
+
+    ``cimedic`` is taken from ``src/`` when the script runs outside the project venv.
+    """
     try:
         import cimedic  # noqa: F401
     except ImportError:
         sys.path.insert(0, str(REPO / "src"))
+    try:
+        from cimedic.interfaces.cli.render import contract  # noqa: F401
+        from cimedic.services.diagnose import make_diagnoser
+
+        make_diagnoser()
+    except Exception as exc:
+        raise SystemExit(f"cannot load the cimedic engine: {type(exc).__name__}: {exc}") from exc
 
 
 def main() -> int:
-    _ensure_cimedic()
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder holding logchunks/ and cidiff/")
     ap.add_argument("--dataset", choices=["logchunks", "cidiff", "all"], default="all")
@@ -293,6 +309,7 @@ def main() -> int:
     ap.add_argument("--cimedic", default=str(DEFAULT_CIMEDIC), help="CLI binary for --check-scorer")
     ap.add_argument("--json-out", type=Path, default=OUT_JSON)
     a = ap.parse_args()
+    _check_engine()
 
     datasets = ["logchunks", "cidiff"] if a.dataset == "all" else [a.dataset]
     builders = {"logchunks": logchunks_cases, "cidiff": cidiff_cases}

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, BinaryIO, cast
 
-from cimedic.model.batches import LineBatch, count_breaks
+from cimedic.model.batches import LineBatch, normalize_breaks
 
 BATCH_BYTES = 8 * 1024 * 1024
 MAX_BATCH_BYTES = 32 * 1024 * 1024
@@ -98,8 +98,9 @@ def _split_batches(fh: BinaryIO, batch_bytes: int, member: LogMember) -> Iterato
         buf = carry + chunk if carry else chunk
         if not chunk:
             if buf:
+                buf = normalize_breaks(buf)
                 yield LineBatch(line, buf)
-                line += count_breaks(buf)
+                line += buf.count(b"\n")
             break
         cut = buf.rfind(b"\n") + 1
         if cut == 0:
@@ -110,9 +111,9 @@ def _split_batches(fh: BinaryIO, batch_bytes: int, member: LogMember) -> Iterato
                 carry = buf
                 continue
             cut = len(buf) - 1 if buf.endswith(b"\r") else len(buf)
-        data, carry = buf[:cut], buf[cut:]
+        data, carry = normalize_breaks(buf[:cut]), buf[cut:]
         yield LineBatch(line, data)
-        line += count_breaks(data)
+        line += data.count(b"\n")
     member.bytes_read = total
     # lines = number of line breaks, plus a last line without a break
     member.lines = line - 1 + (1 if total and last_byte not in (b"\n", b"\r") else 0)

@@ -27,12 +27,21 @@ def split_lines(data: bytes) -> list[bytes]:
     return parts
 
 
+def normalize_breaks(data: bytes) -> bytes:
+    """Replace ``\\r\\n`` and lone ``\\r`` by ``\\n`` (same line count, one break byte)."""
+    if b"\r" in data:
+        return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    return data
+
+
 @dataclass(frozen=True, slots=True)
 class LineBatch:
     """Raw bytes of consecutive whole lines; ``first_line`` is the 1-based number of the first.
 
-    ``data`` keeps the original line breaks. Only a batch cut inside an over-long line (or
-    the last batch of a file without a final break) does not end with a break.
+    Line breaks are normalized to ``\\n`` by the producer (:func:`normalize_breaks`), so
+    lines are counted with ``data.count(b"\\n")``; content bytes are untouched. Only a batch
+    cut inside an over-long line (or the last batch of a file without a final break) does
+    not end with a break.
     """
 
     first_line: int
@@ -58,6 +67,7 @@ def batches_from_bytes(data: bytes, batch_bytes: int = 8 * 1024 * 1024) -> Itera
                 cut = data.rfind(b"\r", pos, end - 1)
             end = cut + 1 if cut >= 0 else end
         chunk = data[pos:end]
+        chunk = normalize_breaks(chunk)
         yield LineBatch(line, chunk)
-        line += count_breaks(chunk)
+        line += chunk.count(b"\n")
         pos = end

@@ -43,7 +43,7 @@ from cimedic.model import (
     LogInfo,
     Section,
 )
-from cimedic.model.batches import LineBatch, split_lines
+from cimedic.model.batches import LineBatch
 
 BatchSource = Callable[[], Iterable[LineBatch]]
 MAX_ERROR_LINES = 40
@@ -347,17 +347,21 @@ def _windows(lines: list[int], total: int) -> list[tuple[int, int]]:
 def _fetch_lines(source: _CachingSource, spans: list[tuple[int, int]], fmt: LogFormat) -> dict[int, str]:
     """Second pass: cleaned text of the lines inside ``spans`` (inclusive ranges)."""
     out: dict[int, str] = {}
-    from cimedic.model.batches import count_breaks
-
     for batch in source.again():
         first = batch.first_line
-        last = first + count_breaks(batch.data)
-        if not any(a <= last and b >= first for a, b in spans):
+        data = batch.data
+        if b"\r" in data:
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        last = first + data.count(b"\n")
+        wanted = [(max(a, first), min(b, last)) for a, b in spans if a <= last and b >= first]
+        if not wanted:
             continue
-        for i, raw in enumerate(split_lines(batch.data)):
-            n = first + i
-            if any(a <= n <= b for a, b in spans):
-                out[n] = clean_line(raw, fmt)[0]
+        lines = data.split(b"\n")
+        for a, b in wanted:
+            for n in range(a, b + 1):
+                i = n - first
+                if 0 <= i < len(lines) and n not in out:
+                    out[n] = clean_line(lines[i], fmt)[0]
     return out
 
 

@@ -99,9 +99,7 @@ PREFILTER: tuple[str, ...] = (
     r"violation",
     r"vulnerab",
     r"mismatch",
-    r"does not",
     r"did not",
-    r"must be",
     r"unknown",
     r"unsupported",
     r"problem",
@@ -115,7 +113,6 @@ PREFILTER: tuple[str, ...] = (
     r"forbidden",
     r"permission",
     r"no module named",
-    r"deprecat",
     r"\xe2\x97\x8f",  # "●" (jest)
     r"\xe2\x9c\x96",  # "✖"
     r"\xe2\x9c\x97",  # "✗"
@@ -127,10 +124,12 @@ PREFILTER: tuple[str, ...] = (
     r"no \w+ found",
     r"^diff --git",
     r"sanitizer",
+    r"not available",
+    r"not installed",
+    r"is unused",
     r"\bE   ",
     r"\be: ",
     r"\w\.\w+:\d+:",  # file.ext:line: (compiler diagnostics, test locations)
-    r"\(\w+\.\w+:\d+\)",
     r"(^|Z |\t)\s*\d+\)( |$)",
     r"##\[",
     r"::(error|warning|group|endgroup)",
@@ -147,7 +146,6 @@ PREFILTER: tuple[str, ...] = (
     r"caused by",
     r"\bexpect",
     r"\bbut (was|got)\b",
-    r"\bwarn",
 )
 
 LINE_PATTERNS: tuple[LinePattern, ...] = (
@@ -185,6 +183,9 @@ LINE_PATTERNS: tuple[LinePattern, ...] = (
     LinePattern("ct.failed_on_line", r"failed on line \d+|^Reason: ", 8, _K.ERROR, _C.TEST),
     LinePattern("diff.git", r"^diff --git ", 5.5, _K.ERROR, _C.LINT),
     LinePattern("word.illegal", r"\bexceed(s|ed)?\b|\billegal\b|\bnot defined\b|\bno \w+ found\b|\bnot (allowed|permitted|supported)\b", 5, caseless=True),
+    LinePattern("scalatest.failed", r"\*\*\* FAILED \*\*\*|\*\*\* ABORTED \*\*\*", 9.5, _K.ERROR, _C.TEST),
+    LinePattern("elixir.raise", r"^\s*\*\* \((throw|exit|\w+Error|\w+Exception)\)", 9, _K.ERROR),
+    LinePattern("word.not_available", r"\bnot (available|installed)\b|\berrors? found\b|\bis unused\b", 5.5, caseless=True),
     LinePattern("minitest.header", r"^(Failure|Error):$", 8.5, _K.ERROR, _C.TEST),
     LinePattern("make.noRule", r"No rule to make target", 8.5, _K.ERROR, _C.COMPILATION),
     LinePattern("xcode.failed", r"\*\* (BUILD|TEST|ARCHIVE) FAILED \*\*", 5, _K.SUMMARY),

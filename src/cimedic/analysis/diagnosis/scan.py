@@ -14,12 +14,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import numpy as np
+
 from cimedic.analysis.diagnosis.kb import CompiledKB
 from cimedic.analysis.diagnosis.matcher import DatabaseCache, Matcher, build_matcher
 from cimedic.analysis.diagnosis.patterns import LINE_PATTERNS, PREFILTER, Kind, LinePattern
 from cimedic.analysis.diagnosis.text import clean_line, parse_ts
 from cimedic.model import Category, LogFormat
-from cimedic.model.batches import LineBatch, count_breaks
+from cimedic.model.batches import LineBatch, normalize_breaks
 
 MAX_CANDIDATES = 20000  # kept in full; beyond it only the strongest and the latest are kept
 _STRUCTURE_PREFILTER = (
@@ -161,7 +163,7 @@ class Scanner:
             self._batch(batch)
             self.res.bytes += len(batch.data)
             last_data = batch.data or last_data
-            self.res.lines = batch.first_line - 1 + count_breaks(batch.data)
+            self.res.lines = batch.first_line - 1 + batch.data.count(b"\n")
         if last_data and last_data[-1:] not in (b"\n", b"\r"):
             self.res.lines += 1
         if last_data:
@@ -179,30 +181,24 @@ class Scanner:
         data = batch.data
         if self.fmt is LogFormat.GH_RUN_VIEW:
             self._gh_steps(batch)
-        if b"\r" in data:
-            # one break character everywhere: line numbers stay those of readLine
-            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        data = normalize_breaks(data)  # a no-op for batches from the reader
         ends = self.scorer.prefilter.line_ends(data)
-        pos = 0
-        line = batch.first_line
+        if not ends:
+            return
         n = len(data)
-        count = data.count
-        rfind = data.rfind
-        find = data.find
-        prev_start = -1
-        for e in ends:
-            start = rfind(b"\n", 0, e) + 1
-            if start <= prev_start:
-                continue
-            line += count(b"\n", pos, start)
-            pos = start
-            prev_start = start
-            stop = find(b"\n", start)
-            self._line(data[start : stop if stop >= 0 else n], line)
+        breaks = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+        # index of the line holding the last byte of each match, de-duplicated, in order
+        idx = np.unique(np.searchsorted(breaks, np.asarray(ends, dtype=np.int64) - 1, side="left"))
+        nb = len(breaks)
+        first = batch.first_line
+        for i in idx.tolist():
+            start = int(breaks[i - 1]) + 1 if i > 0 else 0
+            stop = int(breaks[i]) if i < nb else n
+            self._line(data[start:stop], first + i)
 
     def _gh_steps(self, batch: LineBatch) -> None:
         line = batch.first_line
-        for raw in re.split(rb"\r\n|\r|\n", batch.data):
+        for raw in normalize_breaks(batch.data).split(b"\n"):
             tab = raw.find(b"\t")
             if tab >= 0:
                 tab2 = raw.find(b"\t", tab + 1)
