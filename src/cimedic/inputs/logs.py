@@ -73,20 +73,26 @@ class LogMember:
             self._head_loaded = True
         return self.head
 
-    def batches(self, batch_bytes: int = BATCH_BYTES) -> Iterator[LineBatch]:
+    def batches(self, batch_bytes: int = BATCH_BYTES, start: tuple[int, int] | None = None) -> Iterator[LineBatch]:
         """Yield the log as :class:`LineBatch` es of whole lines, in order.
 
-        Raises :class:`LogReadError` when the stream cannot be read or decompressed.
+        ``start`` = ``(offset, first_line)`` of an earlier batch resumes reading there (a
+        seek for plain files; compressed streams are decompressed up to it). Raises
+        :class:`LogReadError` when the stream cannot be read or decompressed.
         """
         try:
             with self._open() as fh:
-                yield from _split_batches(fh, batch_bytes, self)
+                if start is not None and start[0] > 0:
+                    fh.seek(start[0])
+                yield from _split_batches(fh, batch_bytes, self, start)
         except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
             raise LogReadError(f"cannot read {self.display_path}: {exc}") from exc
 
 
-def _split_batches(fh: BinaryIO, batch_bytes: int, member: LogMember) -> Iterator[LineBatch]:
-    line = 1
+def _split_batches(
+    fh: BinaryIO, batch_bytes: int, member: LogMember, start: tuple[int, int] | None = None
+) -> Iterator[LineBatch]:
+    offset, line = start if start is not None else (0, 1)
     carry = b""
     total = 0
     last_byte = b""
@@ -98,9 +104,9 @@ def _split_batches(fh: BinaryIO, batch_bytes: int, member: LogMember) -> Iterato
         buf = carry + chunk if carry else chunk
         if not chunk:
             if buf:
-                buf = normalize_breaks(buf)
-                yield LineBatch(line, buf)
-                line += buf.count(b"\n")
+                norm = normalize_breaks(buf)
+                yield LineBatch(line, norm, offset)
+                line += norm.count(b"\n")
             break
         cut = buf.rfind(b"\n") + 1
         if cut == 0:
@@ -112,8 +118,11 @@ def _split_batches(fh: BinaryIO, batch_bytes: int, member: LogMember) -> Iterato
                 continue
             cut = len(buf) - 1 if buf.endswith(b"\r") else len(buf)
         data, carry = normalize_breaks(buf[:cut]), buf[cut:]
-        yield LineBatch(line, data)
+        yield LineBatch(line, data, offset)
+        offset += cut
         line += data.count(b"\n")
+    if start is not None:
+        return  # a partial re-read says nothing about the whole log
     member.bytes_read = total
     # lines = number of line breaks, plus a last line without a break
     member.lines = line - 1 + (1 if total and last_byte not in (b"\n", b"\r") else 0)
@@ -202,6 +211,12 @@ class _ClosingStream(io.RawIOBase):
 
     def read(self, size: int = -1) -> bytes:
         return self._inner.read(size)
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        return self._inner.seek(pos, whence)
 
     def close(self) -> None:
         self._inner.close()

@@ -46,6 +46,7 @@ class LineBatch:
 
     first_line: int
     data: bytes
+    offset: int = 0  # byte offset of the batch in the (decompressed) original, for re-reading
 
     @classmethod
     def from_lines(cls, lines: Iterable[str], first_line: int = 1) -> LineBatch:

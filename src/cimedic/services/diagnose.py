@@ -81,6 +81,8 @@ def analyze_path(
                 base_src = bm.batches
                 base_fmt = _resolve_format(bm, log_format)
             diag = diagnoser.diagnose(member.batches, fmt, member.display_path, base_src, base_fmt)
+            # the analyzer sees batches with normalized line breaks; the size is the reader's
+            diag = diag.model_copy(update={"log": diag.log.model_copy(update={"bytes": member.bytes_read})})
             if member.in_zip:
                 diag = diag.model_copy(update={"log": diag.log.model_copy(update={"format": LogFormat.GITHUB_ZIP})})
             if best is None or _rank_key(diag) > _rank_key(best):

@@ -43,7 +43,7 @@ from cimedic.model import (
     LogInfo,
     Section,
 )
-from cimedic.model.batches import LineBatch
+from cimedic.model.batches import LineBatch, normalize_breaks
 
 BatchSource = Callable[[], Iterable[LineBatch]]
 MAX_ERROR_LINES = 40
@@ -168,15 +168,19 @@ class Diagnoser:
 
 
 class _CachingSource:
-    """Replays a small log from memory on the second pass; re-reads a big one."""
+    """Replays a small log from memory on the second pass; re-reads a big one from the
+    batch that holds the first wanted line (sources that accept ``start=(offset, line)``
+    seek there, others are read from the beginning)."""
 
     def __init__(self, source: BatchSource) -> None:
         self._source = source
         self._cache: list[LineBatch] | None = []
         self._size = 0
+        self._index: list[tuple[int, int]] = []  # (first_line, offset) of every batch
 
     def first(self) -> Iterator[LineBatch]:
         for batch in self._source():
+            self._index.append((batch.first_line, batch.offset))
             if self._cache is not None:
                 self._size += len(batch.data)
                 if self._size <= _CACHE_BYTES:
@@ -185,8 +189,19 @@ class _CachingSource:
                     self._cache = None
             yield batch
 
-    def again(self) -> Iterable[LineBatch]:
-        return self._cache if self._cache is not None else self._source()
+    def again(self, from_line: int = 1) -> Iterable[LineBatch]:
+        if self._cache is not None:
+            return self._cache
+        start = None
+        for first_line, offset in self._index:
+            if first_line <= from_line:
+                start = (offset, first_line)
+        if start is not None and start[0] > 0:
+            try:
+                return self._source(start=start)  # type: ignore[call-arg]
+            except TypeError:
+                pass
+        return self._source()
 
 
 def _rank(scan: ScanResult, known: set[str]) -> None:
@@ -345,20 +360,29 @@ def _windows(lines: list[int], total: int) -> list[tuple[int, int]]:
 
 
 def _fetch_lines(source: _CachingSource, spans: list[tuple[int, int]], fmt: LogFormat) -> dict[int, str]:
-    """Second pass: cleaned text of the lines inside ``spans`` (inclusive ranges)."""
+    """Second pass: cleaned text of the lines inside ``spans`` (inclusive ranges).
+
+    Overlapping spans are merged and each is read on its own, so a big log is re-read only
+    around the wanted lines.
+    """
     out: dict[int, str] = {}
-    for batch in source.again():
-        first = batch.first_line
-        data = batch.data
-        if b"\r" in data:
-            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        last = first + data.count(b"\n")
-        wanted = [(max(a, first), min(b, last)) for a, b in spans if a <= last and b >= first]
-        if not wanted:
-            continue
-        lines = data.split(b"\n")
-        for a, b in wanted:
-            for n in range(a, b + 1):
+    merged: list[tuple[int, int]] = []
+    for a, b in sorted(spans):
+        if merged and a <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
+        else:
+            merged.append((a, b))
+    for lo, hi in merged:
+        for batch in source.again(lo):
+            first = batch.first_line
+            if first > hi:
+                break
+            data = normalize_breaks(batch.data)
+            last = first + data.count(b"\n")
+            if last < lo:
+                continue
+            lines = data.split(b"\n")
+            for n in range(max(lo, first), min(hi, last) + 1):
                 i = n - first
                 if 0 <= i < len(lines) and n not in out:
                     out[n] = clean_line(lines[i], fmt)[0]

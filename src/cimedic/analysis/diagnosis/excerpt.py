@@ -20,7 +20,8 @@ MAX_BLANKS = 2
 _CONTINUATION = re.compile(
     r"^(\s+\S|\s*at [\w.$<>]|\s*\.\.\. \d+ more|Caused by|\s*[\^~]+\s*$|\s*\|\s|E\s|\s*File \"|"
     r"\s*\d+ \||\s*-->|\s*= |\s*#\d+ |[-+]{3} |[-+]\S|[-+]$|@@ |\s*\(|\}|In file included from|Reason: |"
-    r"\d{3}[+-] |Stack ?trace|Traceback|Call Stack)"
+    r"\d{3}[+-] |Stack ?trace|Traceback|Call Stack|/[\w.@~+-]+/\S*:\d+\s*$|[\w.-]+\.\w+:\d+(:\d+)?\s*$|"
+    r"[\w.-]+\.\w+:\d+(:\d+)?:? (in |at )|(Expected|Actual|Received|Difference|Diff)\b)"
 )
 _STOP = re.compile(
     r"^(\$ |\+ |##\[|::|\[command\]|\[Pipeline\]|travis_|section_|The command \"|Done\. Your build exited"

@@ -27,6 +27,10 @@ class Matcher(Protocol):
         """Indexes of the patterns that match anywhere in ``data``."""
         ...
 
+    def all_matches(self, data: bytes) -> list[tuple[int, int]]:
+        """``(pattern index, end offset)`` of every match in ``data``."""
+        ...
+
 
 class ReMatcher:
     """Pure-Python matcher: one alternation for scanning, one regex per id for matching."""
@@ -44,6 +48,9 @@ class ReMatcher:
 
     def matching_ids(self, data: bytes) -> set[int]:
         return {i for i, rx in enumerate(self._each) if rx.search(data)}
+
+    def all_matches(self, data: bytes) -> list[tuple[int, int]]:
+        return [(i, m.end()) for i, rx in enumerate(self._each) for m in rx.finditer(data)]
 
 
 class DatabaseCache(Protocol):
@@ -149,6 +156,20 @@ class HyperscanMatcher:
         db.scan(data, match_event_handler=on_match, scratch=scratch)
         return found
 
+    def all_matches(self, data: bytes) -> list[tuple[int, int]]:
+        hits: list[tuple[int, int]] = []
+        if not data:
+            return hits
+        db, scratch = self._db(False)
+        append = hits.append
+
+        def on_match(pid: int, _start: int, end: int, _flags: int, _ctx: object) -> bool | None:
+            append((pid, end))
+            return None
+
+        db.scan(data, match_event_handler=on_match, scratch=scratch)
+        return hits
+
 
 class HybridMatcher:
     """Hyperscan for the patterns it accepts, Python ``re`` for the rest; same answers."""
@@ -163,6 +184,11 @@ class HybridMatcher:
         return {self._fast_ids[i] for i in self._fast.matching_ids(data)} | {
             self._slow_ids[i] for i in self._slow.matching_ids(data)
         }
+
+    def all_matches(self, data: bytes) -> list[tuple[int, int]]:
+        return [(self._fast_ids[i], e) for i, e in self._fast.all_matches(data)] + [
+            (self._slow_ids[i], e) for i, e in self._slow.all_matches(data)
+        ]
 
 
 def build_matcher(

@@ -72,6 +72,9 @@ class ScanResult:
     dropped: int = 0
 
 
+Evidence = tuple[float, float, frozenset[Kind], Category | None, tuple[str, ...], tuple[str, ...]]
+
+
 class LineScorer:
     """Compiled prefilter and line patterns (build once, reuse for many logs)."""
 
@@ -83,18 +86,24 @@ class LineScorer:
         singles = kb.single_patterns()
         self._n_generic = len(self.patterns)
         self._cause_of = [cid for cid, _, _ in singles]
-        self.line_matcher: Matcher = build_matcher(
-            [p.regex for p in self.patterns] + [body for _, body, _ in singles],
-            [p.caseless for p in self.patterns] + [ci for _, _, ci in singles],
-            cache=cache,
-            use="ids",
-        )
+        exprs = [p.regex for p in self.patterns] + [body for _, body, _ in singles]
+        flags = [p.caseless for p in self.patterns] + [ci for _, _, ci in singles]
+        self.line_matcher: Matcher = build_matcher(exprs, flags, cache=cache, use="ids")
         self.kb = kb
 
-    def score_text(self, text: str) -> tuple[float, float, frozenset[Kind], Category | None, tuple[str, ...], tuple[str, ...]]:
+    def score_texts(self, texts: list[str]) -> list[Evidence]:
+        """:meth:`score_text` for many lines.
+
+        One scan per line: scanning the lines joined in multi-line mode was tried and
+        dropped, as Hyperscan then missed some matches (seen with the full pattern set).
+        """
+        return [self.score_text(t) for t in texts]
+
+    def score_text(self, text: str) -> Evidence:
         """Evidence for one cleaned line: (base, noise, kinds, category hint, pattern ids, cause ids)."""
-        data = text.encode("utf-8", "replace")
-        ids = self.line_matcher.matching_ids(data)
+        return self._evidence(self.line_matcher.matching_ids(text.encode("utf-8", "replace")))
+
+    def _evidence(self, ids: set[int]) -> Evidence:
         base = 0.0
         noise = 0.0
         second = 0.0
@@ -129,6 +138,7 @@ class LineScorer:
         return base, noise, frozenset(kinds), category, tuple(sorted(names)), causes
 
 
+_MARKER_HEADS = ("##[", "Post job cleanup", "section_", "travis_", "$ ", "[Pipeline] ", "[INFO] --- ", "> Task :")
 _GHA_RUN = re.compile(r"^##\[group\]Run (.*)")
 _GITLAB_START = re.compile(r"^section_start:(\d+):([^\s\[]+)")
 _GITLAB_END = re.compile(r"^section_end:(\d+):([^\s\[]+)")
@@ -191,10 +201,16 @@ class Scanner:
         idx = np.unique(np.searchsorted(breaks, np.asarray(ends, dtype=np.int64) - 1, side="left"))
         nb = len(breaks)
         first = batch.first_line
+        pending: list[tuple[int, str, bool]] = []
         for i in idx.tolist():
             start = int(breaks[i - 1]) + 1 if i > 0 else 0
             stop = int(breaks[i]) if i < nb else n
-            self._line(data[start:stop], first + i)
+            text = self._text(data[start:stop], first + i)
+            if text is not None:
+                pending.append((first + i, text, self._in_header))
+        evidence = self.scorer.score_texts([t for _, t, _ in pending])
+        for (line, text, in_header), ev in zip(pending, evidence, strict=True):
+            self._add(line, text, in_header, ev)
 
     def _gh_steps(self, batch: LineBatch) -> None:
         line = batch.first_line
@@ -210,19 +226,18 @@ class Scanner:
                         self._last_step = step
             line += 1
 
-    def _line(self, raw: bytes, line: int) -> None:
+    def _text(self, raw: bytes, line: int) -> str | None:
+        """Cleaned text of a prefiltered line, or None for markers and blank lines."""
         text, ts, _ = clean_line(raw, self.fmt)
-        when = parse_ts(ts) if ts else None
-        if when is not None:
-            self.res.last_ts = when
-        if self._structure(text, line, when):
-            return
-        if not text.strip():
-            return
-        base, noise, kinds, category, names, causes = self.scorer.score_text(text)
+        if self._structure(text, line, ts):
+            return None
+        return text if text.strip() else None
+
+    def _add(self, line: int, text: str, in_header: bool, ev: Evidence) -> None:
+        base, noise, kinds, category, names, causes = ev
         if base <= 0 and not causes:
             return
-        cand = Candidate(line, text, base, noise, kinds, category, names, causes, self._in_header)
+        cand = Candidate(line, text, base, noise, kinds, category, names, causes, in_header)
         if Kind.TERMINAL in kinds:
             self.res.terminals.append(cand)
         self._keep(cand)
@@ -244,9 +259,12 @@ class Scanner:
                     else:
                         self.res.dropped += 1
 
-    def _structure(self, text: str, line: int, when: datetime | None) -> bool:
+    def _structure(self, text: str, line: int, ts: str) -> bool:
         """Track step boundaries; True when the line is a pure marker (not a candidate)."""
         starts = self.res.starts
+        if not text.startswith(_MARKER_HEADS):
+            return False
+        when = parse_ts(ts) if ts else None
         if text.startswith("##[group]"):
             m = _GHA_RUN.match(text)
             if m and self.fmt is not LogFormat.GH_RUN_VIEW:
