@@ -51,6 +51,8 @@ MIN_ERROR_SCORE = 4.0
 CONTEXT_LINES = 80
 # position evidence: inside a step that ended in a failure marker, outside it, closeness to the marker
 _P_IN, _P_OUT, _P_NEAR = 0.75, -4.0, 0.75
+# bonus of the first strong error (score >= STRONG) inside a failed step
+_P_FIRST, STRONG = 1.5, 8.5
 _CACHE_BYTES = 16 * 1024 * 1024
 JOB_LEVEL_MARKERS = frozenset({"jenkins.finished", "gitlab.job_failed"})
 TRANSIENT_CATEGORIES = frozenset(
@@ -210,6 +212,7 @@ def _rank(scan: ScanResult, known: set[str]) -> None:
     counts = Counter(_shape(c.text) for c in scan.candidates)
     last_terminal = max((t.line for t in scan.terminals), default=scan.lines)
     seen_patterns: set[str] = set()
+    first_strong: set[int] = set()
     for c in scan.candidates:
         score = c.base + c.noise
         top = c.patterns[0] if c.patterns else ""
@@ -229,6 +232,9 @@ def _rank(scan: ScanResult, known: set[str]) -> None:
             i = bisect.bisect_right(range_starts, c.line) - 1
             inside = i >= 0 and c.line <= failed_ranges[i][1]
             score += _P_IN if inside else _P_OUT
+            if inside and i not in first_strong and c.base + c.noise >= STRONG and not c.in_header:
+                first_strong.add(i)
+                score += _P_FIRST  # the first strong error of a failed step: where it started
         if c.line > last_terminal:
             score -= 2.0
         else:

@@ -186,6 +186,7 @@ LINE_PATTERNS: tuple[LinePattern, ...] = (
     LinePattern("scalatest.failed", r"\*\*\* FAILED \*\*\*|\*\*\* ABORTED \*\*\*", 9.5, _K.ERROR, _C.TEST),
     LinePattern("elixir.raise", r"^\s*\*\* \((throw|exit|\w+Error|\w+Exception)\)", 9, _K.ERROR),
     LinePattern("word.not_available", r"\bnot (available|installed)\b|\berrors? found\b|\bis unused\b", 5.5, caseless=True),
+    LinePattern("xctest.summary", r"Executed \d+ tests?, with [1-9]\d* failures?", 5, _K.SUMMARY, _C.TEST),
     LinePattern("minitest.header", r"^(Failure|Error):$", 8.5, _K.ERROR, _C.TEST),
     LinePattern("make.noRule", r"No rule to make target", 8.5, _K.ERROR, _C.COMPILATION),
     LinePattern("xcode.failed", r"\*\* (BUILD|TEST|ARCHIVE) FAILED \*\*", 5, _K.SUMMARY),
