@@ -117,9 +117,15 @@ class Diagnoser:
         category = _category(cause, ranked, anchor, scan)
         transient = cause.transient if cause else category in TRANSIENT_CATEGORIES
         step = _failed_step(sections, scan, anchor)
-        error_lines = tuple(
-            ErrorLine(line=c.line, text=c.text[:500], score=round(c.score, 3)) for c in ranked[:MAX_ERROR_LINES]
-        )
+        errors = [ErrorLine(line=c.line, text=c.text[:500], score=round(c.score, 3)) for c in ranked]
+        if Kind.TERMINAL in anchor.kinds:
+            # only the CI marker is known: the failed command's last output lines come first
+            tail = [n for n in range(end, start - 1, -1) if texts.get(n, "").strip()][:5]
+            errors = [
+                ErrorLine(line=n, text=texts[n][:500], score=round(anchor.score + 0.5 - 0.1 * i, 3))
+                for i, n in enumerate(tail)
+            ] + [e for e in errors if e.line not in tail]
+        error_lines = tuple(errors[:MAX_ERROR_LINES])
         primary = anchor.text.strip()
         signature = hashlib.sha256(mask(primary).encode("utf-8")).hexdigest()[:32]
         margin = anchor.score - (ranked[1].score if len(ranked) > 1 else 0.0)
