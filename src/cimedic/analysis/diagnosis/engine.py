@@ -48,7 +48,7 @@ from cimedic.model.batches import LineBatch, normalize_breaks
 BatchSource = Callable[[], Iterable[LineBatch]]
 MAX_ERROR_LINES = 40
 MIN_ERROR_SCORE = 4.0
-CONTEXT_LINES = 80
+CONTEXT_LINES = 110
 # position evidence: inside a step that ended in a failure marker, outside it, closeness to the marker
 _P_IN, _P_OUT, _P_NEAR = 0.75, -4.0, 0.75
 # bonus of the first strong error (score >= STRONG) inside a failed step

@@ -14,14 +14,14 @@ from collections.abc import Mapping, Sequence
 from cimedic.analysis.diagnosis.patterns import Kind
 from cimedic.analysis.diagnosis.scan import Candidate, SectionStart
 
-MAX_EXCERPT = 60
+MAX_EXCERPT = 100
 MAX_UP = 40
 MAX_BLANKS = 2
 _CONTINUATION = re.compile(
     r"^(\s+\S|\s*at [\w.$<>]|\s*\.\.\. \d+ more|Caused by|\s*[\^~]+\s*$|\s*\|\s|E\s|\s*File \"|"
     r"\s*\d+ \||\s*-->|\s*= |\s*#\d+ |[-+]{3} |[-+]\S|[-+]$|@@ |\s*\(|\}|In file included from|Reason: |"
     r"\d{3}[+-] |Stack ?trace|Traceback|Call Stack|/[\w.@~+-]+/\S*:\d+\s*$|[\w.-]+\.\w+:\d+(:\d+)?\s*$|"
-    r"[\w.-]+\.\w+:\d+(:\d+)?:? (in |at )|(Expected|Actual|Received|Difference|Diff)\b)"
+    r"[\w.-]+\.\w+:\d+(:\d+)?:? (in |at )|(Expected|Actual|Received|Difference|Diff)\b|\[\w+\] {2,}\S)"
 )
 _STOP = re.compile(
     r"^(\$ |\+ |##\[|::|\[command\]|\[Pipeline\]|travis_|section_|The command \"|Done\. Your build exited"
@@ -44,7 +44,7 @@ def build_excerpt(
 ) -> tuple[int, int]:
     """Inclusive ``(start_line, end_line)`` of the excerpt around ``anchor``.
 
-    ``texts`` maps line numbers to cleaned text (at least +-80 lines around the anchor),
+    ``texts`` maps line numbers to cleaned text (at least +-MAX_EXCERPT lines around the anchor),
     ``candidates`` the scored candidate lines, ``starts`` the step boundaries.
     """
     boundaries = {s.line for s in starts}
@@ -57,19 +57,21 @@ def build_excerpt(
     # grow downwards over error lines, continuation lines and short blank gaps
     n = anchor + 1
     blanks = 0
-    prev_header = bool(_HEADER_END.search(texts.get(anchor, "")))
+    # after a header line ("Failure:", "rake aborted!") its paragraph belongs to the message
+    paragraph = bool(_HEADER_END.search(texts.get(anchor, "")))
     while n in texts and n - start < MAX_EXCERPT and not stop(n):
         t = texts[n]
         if not t.strip():
             blanks += 1
+            paragraph = False
             if blanks > MAX_BLANKS:
                 break
             n += 1
             continue
-        if _is_errorish(candidates.get(n)) or _CONTINUATION.match(t) or prev_header:
+        if _is_errorish(candidates.get(n)) or _CONTINUATION.match(t) or paragraph:
             end = n
             blanks = 0
-            prev_header = bool(_HEADER_END.search(t))
+            paragraph = paragraph or bool(_HEADER_END.search(t))
             n += 1
             continue
         break
@@ -86,7 +88,8 @@ def build_excerpt(
             break
         if not t.strip():
             blanks += 1
-            if blanks > 1 or not cont:
+            above = n - 1
+            if blanks > 1 or not (cont or _is_errorish(candidates.get(above))):
                 break
             n -= 1
             continue
