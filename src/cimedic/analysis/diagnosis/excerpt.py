@@ -21,7 +21,7 @@ _CONTINUATION = re.compile(
     r"^(\s+\S|\s*at [\w.$<>]|\s*\.\.\. \d+ more|Caused by|\s*[\^~]+\s*$|\s*\|\s|E\s|\s*File \"|"
     r"\s*\d+ \||\s*-->|\s*= |\s*#\d+ |[-+]{3} |[-+]\S|[-+]$|@@ |\s*\(|\}|In file included from|Reason: |"
     r"\d{3}[+-] |Stack ?trace|Traceback|Call Stack|/[\w.@~+-]+/\S*:\d+\s*$|[\w.-]+\.\w+:\d+(:\d+)?\s*$|"
-    r"[\w.-]+\.\w+:\d+(:\d+)?:? (in |at )|(Expected|Actual|Received|Difference|Diff)\b|\[\w+\] {2,}\S)"
+    r"[\w.-]+\.\w+:\d+(:\d+)?:? (in |at )|(Expected|Actual|Received|Difference|Diff)\b|\[\w+\] {2,}\S|\S+:\d+:in [`'\w]|(?i:stack ?trace))"
 )
 _STOP = re.compile(
     r"^(\$ |\+ |##\[|::|\[command\]|\[Pipeline\]|travis_|section_|The command \"|Done\. Your build exited"
@@ -68,7 +68,8 @@ def build_excerpt(
                 break
             n += 1
             continue
-        if _is_errorish(candidates.get(n)) or _CONTINUATION.match(t) or paragraph:
+        header = bool(_HEADER_END.search(t))
+        if _is_errorish(candidates.get(n)) or _CONTINUATION.match(t) or paragraph or header:
             end = n
             blanks = 0
             paragraph = paragraph or bool(_HEADER_END.search(t))
