@@ -28,6 +28,9 @@ _STOP = re.compile(
     r"|Post job cleanup|Finished: |ERROR: Job failed|\[INFO\] ---|> Task :|BUILD (SUCCESS|FAILURE)|={5,}|-{20,}"
     r"|\[INFO\] (Tests run|Results|BUILD)|Ran \d+ tests?|npm ERR! (code|errno|A complete)|\s*(warnings summary|short test summary))"
 )
+_ITEM_HEADER = re.compile(
+    "^\\s*(\\d+\\) \\S|[\u25cf\u2716\u2717\u2718\u00d7\u274c] |--- FAIL|FAIL:|ERROR:|Failure:|Error:|not ok \\d)"
+)
 _PYTEST_HEADER = re.compile(r"^_{3,} .+ _{3,}$")
 _HEADER_END = re.compile(r"[:!]\s*$")
 
@@ -68,8 +71,11 @@ def build_excerpt(
                 break
             n += 1
             continue
-        header = bool(_HEADER_END.search(t))
-        if _is_errorish(candidates.get(n)) or _CONTINUATION.match(t) or paragraph or header:
+        header = bool(_HEADER_END.search(t)) and blanks == 0
+        c = candidates.get(n)
+        if blanks and _is_errorish(c) and c is not None and Kind.ERROR not in c.kinds:
+            break  # a summary after a blank line starts the next section ("1 problem", "3 tests")
+        if _is_errorish(c) or _CONTINUATION.match(t) or paragraph or header:
             end = n
             blanks = 0
             paragraph = paragraph or bool(_HEADER_END.search(t))
@@ -94,9 +100,11 @@ def build_excerpt(
                 break
             n -= 1
             continue
-        if _is_errorish(candidates.get(n)) or cont or _HEADER_END.search(t):
+        if _is_errorish(candidates.get(n)) or cont:
             start = n
             blanks = 0
+            if _ITEM_HEADER.match(t):
+                break  # the header of this failure ("1) test ...", "● test", "--- FAIL")
             cont = bool(_CONTINUATION.match(t))
             n -= 1
             continue
