@@ -24,7 +24,7 @@ _CONTINUATION = re.compile(
     r"[\w.-]+\.\w+:\d+(:\d+)?:? (in |at )|(Expected|Actual|Received|Difference|Diff)\b|\[\w+\] {2,}\S|\S+:\d+:in [`'\w]|(?i:stack ?trace))"
 )
 _STOP = re.compile(
-    r"^(\$ |\+ |##\[|::|\[command\]|\[Pipeline\]|travis_|section_|The command \"|Done\. Your build exited"
+    r"^(\$ |\+ |##\[(group|endgroup|section)|::(group|endgroup)|\[command\]|\[Pipeline\]|travis_|section_|The command \"|Done\. Your build exited"
     r"|Post job cleanup|Finished: |ERROR: Job failed|\[INFO\] ---|> Task :|BUILD (SUCCESS|FAILURE)|={5,}|-{20,}"
     r"|\[INFO\] (Tests run|Results|BUILD)|Ran \d+ tests?|npm ERR! (code|errno|A complete)|\s*(warnings summary|short test summary))"
 )
