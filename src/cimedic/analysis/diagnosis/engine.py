@@ -257,7 +257,10 @@ def _step_tail(marker: int, texts: dict[int, str], starts: list[SectionStart]) -
         end -= 1
     if end < begin:
         return marker, marker
-    return max(begin, end - 7), end
+    start = end
+    while start - 1 >= max(begin, end - 11) and texts.get(start - 1, "").strip():
+        start -= 1  # the last paragraph of the command's output
+    return start, end
 
 
 def _weak_fallback(scan: ScanResult) -> list[Candidate]:
