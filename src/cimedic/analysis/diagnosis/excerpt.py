@@ -16,7 +16,7 @@ from cimedic.analysis.diagnosis.scan import Candidate, SectionStart
 
 MAX_EXCERPT = 100
 MAX_UP = 40
-MAX_BLANKS = 2
+MAX_BLANKS = 1
 _CONTINUATION = re.compile(
     r"^(\s+\S|\s*at [\w.$<>]|\s*\.\.\. \d+ more|Caused by|\s*[\^~]+\s*$|\s*\|\s|E\s|\s*File \"|"
     r"\s*\d+ \||\s*-->|\s*= |\s*#\d+ |[-+]{3} |[-+]\S|[-+]$|@@ |\s*\(|\}|In file included from|Reason: |"
