@@ -313,6 +313,7 @@ LINE_PATTERNS: tuple[LinePattern, ...] = (
     LinePattern("exit.code", r"(exit(ed)? (code|status|with)|returned non-zero exit status|return code)[ :=]*[1-9]\d*", 4, _K.SUMMARY),
     LinePattern("oom.137", r"exit code 137|signal: killed|Killed$|oom[- _]?kill|OOMKilled", 8.5, _K.ERROR, _C.OOM),
     LinePattern("oom.msg", r"OutOfMemoryError|JavaScript heap out of memory|Cannot allocate memory|MemoryError|out of memory|std::bad_alloc", 9, _K.ERROR, _C.OOM),
+    LinePattern("exit.timeout", r"exit(ed)? (with|code|status):? ?124\b", 7, _K.ERROR, _C.TIMEOUT),
     LinePattern("segfault", r"Segmentation fault|core dumped|SIGSEGV|SIGABRT|Abort trap", 8.5, _K.ERROR),
     LinePattern("timeout.generic", r"\btimed out\b|\btimeout (exceeded|expired|reached)\b|deadline exceeded|\bTimeoutError\b|TimeoutException", 7, _K.ERROR, _C.TIMEOUT),
     LinePattern("net.dns", r"Could not resolve host|Temporary failure in name resolution|Name or service not known|getaddrinfo (ENOTFOUND|EAI_AGAIN)|no such host|Unknown host", 9, _K.ERROR, _C.NETWORK),
@@ -354,6 +355,7 @@ LINE_PATTERNS: tuple[LinePattern, ...] = (
     LinePattern("noise.success", r"\b(passed|succeeded|success(ful(ly)?)?|ok)\b.*\b(0 failed|in [\d.]+s)|^ok\s+\S+|^PASS\b|^\s*(✓|√)|BUILD SUCCESS|Tests run: \d+, Failures: 0, Errors: 0", -5, _K.NOISE, caseless=True),
     LinePattern("noise.generic_summary", r"see above|for more details|previous exit code|One or more tests failed|\btests? (has |have )?failed\.?$|\*\* (BUILD|TEST) FAILED \*\*|recipe for target|Error \d+( \(ignored\))?$|^npm ERR! (code|errno|Exit status|Failed at|This is (probably|most likely)|A complete log|Tell the author|You can get|npm ERR!\s*$)|^npm ERR!\s*$|^\s*at \S+ \(|unit tests failed|^Error: Process completed|^Error: The process|BUILD FAILED|BUILD FAILURE|Build failed|^FAILURE: Build failed|^\* Try:|Run with --(stacktrace|info|debug)|--scan to get|Get more help at|last command exited|Command failed with exit code|\" exited with \d+|exited with \$\?", -2.5, _K.NOISE, caseless=True),
     LinePattern("noise.gtest", r"^\[ RUN +\]|^\[ +OK \]|^\[ +SKIPPED \]|\bskipped\b|\bskipping\b|\bSKIP(PED)?\b", -3, _K.NOISE),
+    LinePattern("noise.chromium", r"^\[\d+:\d+/\d+\.\d+:(ERROR|WARNING|INFO|VERBOSE\d*):[\w.]+\(\d+\)\]", -3, _K.NOISE),
     LinePattern("noise.retry", r"\b(retrying|will retry|retry(ing)? in|attempt \d+ of \d+|running it again|flaky test)\b", -2.5, _K.NOISE, caseless=True),
     LinePattern("noise.test_name", r"test_?\w*(error|fail)\w*\s+(PASSED|ok|\.\.\. ok)|\btest\w*(Error|Fail)\w*\b.*\b(PASSED|passed|ok)\b", -6, _K.NOISE),
 )
