@@ -12,6 +12,7 @@ invalid UTF-8 and NUL bytes cannot break it, and memory stays bounded by the bat
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import io
 import shutil
@@ -20,11 +21,11 @@ import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, BinaryIO, cast
+from typing import IO, Any, BinaryIO, Protocol, cast
 
-from cimedic.model.batches import LineBatch, normalize_breaks
+from cimedic.model.batches import LineBatch, normalize_text_breaks
 
 BATCH_BYTES = 8 * 1024 * 1024
 MAX_BATCH_BYTES = 32 * 1024 * 1024
@@ -37,6 +38,23 @@ _ZIP_EMPTY = b"PK\x05\x06"
 
 class LogReadError(Exception):
     """The log could not be opened or decompressed; ``str(exc)`` is a one-line reason."""
+
+
+@dataclass(slots=True)
+class _Cursor:
+    """Where a batch stream stands: everything needed to go on reading from there."""
+
+    pos: int = 0  # bytes consumed from the (decompressed) stream
+    offset: int = 0  # stream offset of the next batch's first byte
+    line: int = 1  # number of the next batch's first line
+    carry: bytes = b""  # bytes read but not yet yielded (the start of a line)
+    last_byte: bytes = b""  # last byte read so far
+    eof: bool = False  # the stream is exhausted (nothing more to yield)
+
+
+# A member remembers the batches of its re-reads (up to this many bytes): the analyzer's
+# second pass reads the lines around each of a few anchors, often in the same batches.
+_RECENT_BYTES = 3 * BATCH_BYTES
 
 
 @dataclass
@@ -55,6 +73,9 @@ class LogMember:
     head: bytes = b""
     in_zip: bool = False
     _head_loaded: bool = field(default=False, repr=False)
+    _read_before: bool = field(default=False, repr=False)
+    # (batch size, start of the read, offset, first line) -> (batch, cursor after it), oldest first
+    _recent: dict[tuple[int, int, int, int], tuple[LineBatch, _Cursor]] = field(default_factory=dict, repr=False)
 
     def _open(self) -> BinaryIO:
         opener = self._opener
@@ -79,53 +100,130 @@ class LogMember:
         ``start`` = ``(offset, first_line)`` of an earlier batch resumes reading there (a
         seek for plain files; compressed streams are decompressed up to it). Raises
         :class:`LogReadError` when the stream cannot be read or decompressed.
+
+        Batches are cut the same way whenever a read starts at the same place. Re-reads
+        (all reads but the first) remember their batches: a later read from the same start
+        gets them again without reading (and goes on from where they ended).
         """
+        remember = self._read_before
+        self._read_before = True
+        origin = start[0] if start is not None else 0
+        cur = _Cursor() if start is None else _Cursor(start[0], start[0], start[1])
+        while True:  # remembered batches first
+            hit = self._recent.get((batch_bytes, origin, cur.offset, cur.line))
+            if hit is None:
+                break
+            batch, after = hit
+            cur = replace(after)  # ``cur`` moves on, the remembered cursor stays
+            yield batch
+            if cur.eof:
+                self._done(start, cur)
+                return
         try:
             with self._open() as fh:
-                if start is not None and start[0] > 0:
-                    fh.seek(start[0])
-                yield from _split_batches(fh, batch_bytes, self, start)
+                if cur.pos > 0:
+                    fh.seek(cur.pos)
+                for batch, after in _split_batches(fh, batch_bytes, cur):
+                    if remember:
+                        self._remember((batch_bytes, origin, batch.offset, batch.first_line), batch, after)
+                    yield batch
         except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
             raise LogReadError(f"cannot read {self.display_path}: {exc}") from exc
+        self._done(start, cur)
+
+    def _remember(self, key: tuple[int, int, int, int], batch: LineBatch, after: _Cursor) -> None:
+        recent = self._recent
+        size = len(batch.data)
+        recent.pop(key, None)
+        held = sum(len(b.data) for b, _ in recent.values())
+        while recent and held + size > _RECENT_BYTES:
+            oldest, _ = recent.pop(next(iter(recent)))
+            held -= len(oldest.data)
+        if size <= _RECENT_BYTES:
+            recent[key] = (batch, after)
+
+    def _done(self, start: tuple[int, int] | None, cur: _Cursor) -> None:
+        if start is not None:
+            return  # a partial re-read says nothing about the whole log
+        self.bytes_read = cur.pos
+        # lines = number of line breaks, plus a last line without a break
+        self.lines = cur.line - 1 + (1 if cur.pos and cur.last_byte not in (b"\n", b"\r") else 0)
 
 
-def _split_batches(
-    fh: BinaryIO, batch_bytes: int, member: LogMember, start: tuple[int, int] | None = None
-) -> Iterator[LineBatch]:
-    offset, line = start if start is not None else (0, 1)
-    carry = b""
-    total = 0
-    last_byte = b""
+def _split_batches(fh: BinaryIO, batch_bytes: int, cur: _Cursor) -> Iterator[tuple[LineBatch, _Cursor]]:
+    """Batches from ``fh`` (positioned at ``cur.pos``), each with a copy of the cursor after it.
+
+    Reads ``batch_bytes`` at a time into one reused buffer, after the bytes carried over
+    from the last read (a line's start); cuts after the last ``\\n`` of the new bytes (else
+    after a lone ``\\r``; a line without breaks is cut at ``MAX_BATCH_BYTES``). ``cur``
+    follows the reading; at the end of the stream it has ``eof`` set, and so has the cursor
+    yielded with the last batch.
+    """
+    readinto = cast(_ReadInto, fh).readinto
+    step: _Step | None = None
+    held = len(cur.carry)  # carried bytes at the start of ``buf``
+    buf = bytearray(held + batch_bytes)
+    buf[:held] = cur.carry
     while True:
-        chunk = fh.read(batch_bytes)
-        if chunk:
-            total += len(chunk)
-            last_byte = chunk[-1:]
-        buf = carry + chunk if carry else chunk
-        if not chunk:
-            if buf:
-                norm = normalize_breaks(buf)
-                yield LineBatch(line, norm, offset)
-                line += norm.count(b"\n")
+        want = held + batch_bytes
+        if len(buf) < want:
+            buf.extend(bytes(want - len(buf)))
+        with memoryview(buf) as view, view[held:want] as free:
+            got = readinto(free)
+        if not got:
             break
-        cut = buf.rfind(b"\n") + 1
+        cur.pos += got
+        end = held + got
+        cur.last_byte = bytes(buf[end - 1 : end])
+        cut = buf.rfind(b"\n", held, end) + 1
         if cut == 0:
-            cr = buf.rfind(b"\r", 0, len(buf) - 1)  # a final \r may be the first half of \r\n
-            cut = cr + 1
-        if cut == 0:
-            if len(buf) < MAX_BATCH_BYTES:
-                carry = buf
-                continue
-            cut = len(buf) - 1 if buf.endswith(b"\r") else len(buf)
-        data, carry = normalize_breaks(buf[:cut]), buf[cut:]
-        yield LineBatch(line, data, offset)
-        offset += cut
-        line += data.count(b"\n")
-    if start is not None:
-        return  # a partial re-read says nothing about the whole log
-    member.bytes_read = total
-    # lines = number of line breaks, plus a last line without a break
-    member.lines = line - 1 + (1 if total and last_byte not in (b"\n", b"\r") else 0)
+            cut = buf.rfind(b"\r", 0, end - 1) + 1  # a final \r may be the first half of \r\n
+            if cut == 0:
+                if end < MAX_BATCH_BYTES:
+                    held = end
+                    continue
+                cut = end - 1 if buf[end - 1] == 0x0D else end
+        rest = bytes(buf[cut:end])
+        step = _yield_batch(cur, _normalized(buf, cut), cut, rest)
+        buf[: len(rest)] = rest
+        held = len(rest)
+        yield step.batch, step.cursor
+    if held:
+        step = _yield_batch(cur, _normalized(buf, held), held, b"")
+        step.cursor.eof = True
+        yield step.batch, step.cursor
+    cur.eof = True
+    if step is not None:
+        step.cursor.eof = True  # the cursor remembered with the last batch
+
+
+class _ReadInto(Protocol):
+    def readinto(self, buffer: memoryview, /) -> int | None: ...
+
+
+def _normalized(buf: bytearray, end: int) -> bytes:
+    """``normalize_breaks(bytes(buf[:end]))`` without copying the bytes first."""
+    with memoryview(buf) as view, view[:end] as part:
+        if buf.find(b"\r", 0, end) < 0:
+            return bytes(part)
+        text = codecs.latin_1_decode(part)[0]
+    return normalize_text_breaks(text).encode("latin-1")
+
+
+@dataclass(slots=True)
+class _Step:
+    batch: LineBatch
+    cursor: _Cursor
+
+
+def _yield_batch(cur: _Cursor, data: bytes, raw_len: int, rest: bytes) -> _Step:
+    """Make the batch of ``data`` (whole lines, ``raw_len`` bytes in the stream) and advance
+    ``cur`` past it."""
+    batch = LineBatch(cur.line, data, cur.offset)
+    cur.offset += raw_len
+    cur.line += data.count(b"\n")
+    cur.carry = rest
+    return _Step(batch, _Cursor(cur.pos, cur.offset, cur.line, rest, cur.last_byte))
 
 
 def _sniff(path: Path) -> bytes:
@@ -211,6 +309,11 @@ class _ClosingStream(io.RawIOBase):
 
     def read(self, size: int = -1) -> bytes:
         return self._inner.read(size)
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._inner.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
     def seekable(self) -> bool:
         return True

@@ -9,7 +9,7 @@ dependency, imported lazily.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 
@@ -155,6 +155,30 @@ class HyperscanMatcher:
 
         db.scan(data, match_event_handler=on_match, scratch=scratch)
         return found
+
+    def id_scanner(self) -> Callable[[bytes], list[int]]:
+        """A reusable :meth:`matching_ids` for hot loops: each call returns the ids in the
+        order Hyperscan reports them (each once), in a list that the next call overwrites.
+
+        ``set(ids)`` is exactly the set :meth:`matching_ids` builds (same insertion order);
+        one callback and one result list serve all calls, which saves their set-up per line.
+        """
+        db, scratch = self._db(True)
+        scan = db.scan
+        hits: list[int] = []
+        append = hits.append
+        clear = hits.clear
+
+        def on_match(pid: int, _start: int, _end: int, _flags: int, _ctx: object) -> None:
+            append(pid)
+
+        def run(data: bytes) -> list[int]:
+            clear()
+            if data:
+                scan(data, match_event_handler=on_match, scratch=scratch)
+            return hits
+
+        return run
 
     def all_matches(self, data: bytes) -> list[tuple[int, int]]:
         hits: list[tuple[int, int]] = []

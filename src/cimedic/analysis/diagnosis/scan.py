@@ -10,20 +10,21 @@ from __future__ import annotations
 import heapq
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import numpy as np
-
 from cimedic.analysis.diagnosis.kb import CompiledKB
-from cimedic.analysis.diagnosis.matcher import DatabaseCache, Matcher, build_matcher
+from cimedic.analysis.diagnosis.matcher import DatabaseCache, HyperscanMatcher, Matcher, build_matcher
 from cimedic.analysis.diagnosis.patterns import LINE_PATTERNS, PREFILTER, Kind, LinePattern
 from cimedic.analysis.diagnosis.text import clean_line, parse_ts
 from cimedic.model import Category, LogFormat
 from cimedic.model.batches import LineBatch, normalize_breaks
 
 MAX_CANDIDATES = 20000  # kept in full; beyond it only the strongest and the latest are kept
+_EVIDENCE_MEMO = 4096  # distinct sets of matching pattern ids remembered (a log has few hundred)
+TEXT_MEMO = 20000  # cleaned lines whose scores a Scanner remembers (0: none); emptied when full
+_TEXT_MEMO_CHARS = 1000  # only lines up to this length are remembered (bounds the memory)
 _STRUCTURE_PREFILTER = (
     r"^\$ ",
     r"\[0K\$ ",
@@ -73,6 +74,8 @@ class ScanResult:
 
 
 Evidence = tuple[float, float, frozenset[Kind], Category | None, tuple[str, ...], tuple[str, ...]]
+# evidence, whether the line is a candidate (some weight or a cause), whether it is a terminal marker
+Judged = tuple[Evidence, bool, bool]
 
 
 class LineScorer:
@@ -90,6 +93,13 @@ class LineScorer:
         flags = [p.caseless for p in self.patterns] + [ci for _, _, ci in singles]
         self.line_matcher: Matcher = build_matcher(exprs, flags, cache=cache, use="ids")
         self.kb = kb
+        # evidence depends only on the set of matching ids (and, for ties, on the set's
+        # iteration order, which the insertion order fixes): it is remembered per id sequence
+        self._memo: dict[tuple[int, ...], Judged] = {}
+        m = self.line_matcher
+        self._ids: Callable[[bytes], list[int]] | None = (
+            m.id_scanner() if isinstance(m, HyperscanMatcher) else None
+        )
 
     def score_texts(self, texts: list[str]) -> list[Evidence]:
         """:meth:`score_text` for many lines.
@@ -97,11 +107,38 @@ class LineScorer:
         One scan per line: scanning the lines joined in multi-line mode was tried and
         dropped, as Hyperscan then missed some matches (seen with the full pattern set).
         """
-        return [self.score_text(t) for t in texts]
+        return [self.score_bytes(t.encode("utf-8", "replace")) for t in texts]
 
     def score_text(self, text: str) -> Evidence:
         """Evidence for one cleaned line: (base, noise, kinds, category hint, pattern ids, cause ids)."""
-        return self._evidence(self.line_matcher.matching_ids(text.encode("utf-8", "replace")))
+        return self.score_bytes(text.encode("utf-8", "replace"))
+
+    def score_bytes(self, data: bytes) -> Evidence:
+        """:meth:`score_text` of a cleaned line given as UTF-8 bytes."""
+        return self.judge_bytes(data)[0]
+
+    def judge_bytes(self, data: bytes) -> Judged:
+        """:meth:`score_bytes` plus whether the line is a candidate and a terminal marker."""
+        if self._ids is not None:
+            key = tuple(self._ids(data))
+            got = self._memo.get(key)
+            if got is None:
+                got = self._remember(key, set(key))
+            return got
+        ids = self.line_matcher.matching_ids(data)
+        key = tuple(ids)
+        got = self._memo.get(key)
+        if got is None:
+            got = self._remember(key, ids)
+        return got
+
+    def _remember(self, key: tuple[int, ...], ids: set[int]) -> Judged:
+        ev = self._evidence(ids)
+        got = (ev, ev[0] > 0 or bool(ev[5]), Kind.TERMINAL in ev[2])
+        if len(self._memo) >= _EVIDENCE_MEMO:
+            self._memo.clear()
+        self._memo[key] = got
+        return got
 
     def _evidence(self, ids: set[int]) -> Evidence:
         base = 0.0
@@ -161,6 +198,8 @@ class Scanner:
         self._last_step: str | None = None
         self._heap: list[tuple[float, int, Candidate]] = []
         self._first_ts: datetime | None = None
+        # cleaned text -> what the scorer said (a log repeats many lines); bounded
+        self._text_memo: dict[str, Judged] = {}
 
     def feed(self, batches: Iterable[LineBatch]) -> ScanResult:
         """Consume all batches and return the scan result."""
@@ -170,10 +209,10 @@ class Scanner:
             if first and batch.data:
                 first = False
                 self._first_ts = parse_ts(clean_line(_first_line(batch.data), self.fmt)[1])
-            self._batch(batch)
+            breaks = self._batch(batch)
             self.res.bytes += len(batch.data)
             last_data = batch.data or last_data
-            self.res.lines = batch.first_line - 1 + batch.data.count(b"\n")
+            self.res.lines = batch.first_line - 1 + breaks
         if last_data and last_data[-1:] not in (b"\n", b"\r"):
             self.res.lines += 1
         if last_data:
@@ -187,30 +226,63 @@ class Scanner:
             self.res.candidates = sorted(extra + self.res.candidates, key=lambda c: c.line)
         return self.res
 
-    def _batch(self, batch: LineBatch) -> None:
+    def _batch(self, batch: LineBatch) -> int:
+        """Scan one batch; returns the number of ``\\n`` in ``batch.data``."""
         data = batch.data
         if self.fmt is LogFormat.GH_RUN_VIEW:
             self._gh_steps(batch)
         data = normalize_breaks(data)  # a no-op for batches from the reader
         ends = self.scorer.prefilter.line_ends(data)
         if not ends:
-            return
+            return batch.data.count(b"\n")
+        ends.sort()  # already in order as a rule; the line walk below needs it
         n = len(data)
-        breaks = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
-        # index of the line holding the last byte of each match, de-duplicated, in order
-        idx = np.unique(np.searchsorted(breaks, np.asarray(ends, dtype=np.int64) - 1, side="left"))
-        nb = len(breaks)
-        first = batch.first_line
-        pending: list[tuple[int, str, bool]] = []
-        for i in idx.tolist():
-            start = int(breaks[i - 1]) + 1 if i > 0 else 0
-            stop = int(breaks[i]) if i < nb else n
-            text = self._text(data[start:stop], first + i)
-            if text is not None:
-                pending.append((first + i, text, self._in_header))
-        evidence = self.scorer.score_texts([t for _, t, _ in pending])
-        for (line, text, in_header), ev in zip(pending, evidence, strict=True):
-            self._add(line, text, in_header, ev)
+        find = data.find
+        rfind = data.rfind
+        count = data.count
+        fmt = self.fmt
+        judge = self.scorer.judge_bytes
+        memo = self._text_memo
+        memo_chars = _TEXT_MEMO_CHARS if TEXT_MEMO > 0 else -1
+        cands = self.res.candidates
+        terminals = self.res.terminals
+        line = batch.first_line  # number of the line that starts at ``pos``
+        pos = 0
+        stop = -1  # end (break offset) of the last line handled
+        for end in ends:
+            # the line holding the last byte of the match (a break belongs to its line)
+            last = end - 1 if end > 0 else 0
+            if last <= stop:
+                continue  # a further match on the line just handled
+            start = rfind(b"\n", 0, last) + 1
+            stop = find(b"\n", last)
+            if stop < 0:
+                stop = n
+            line += count(b"\n", pos, start)
+            pos = start
+            text, ts, _ = clean_line(data[start:stop], fmt)
+            if not text:
+                continue  # blank (cleaned text is right-stripped)
+            if text.startswith(_MARKER_HEADS) and self._structure(text, line, ts):
+                continue
+            got = memo.get(text)
+            if got is None:
+                got = judge(text.encode("utf-8", "replace"))
+                if len(text) <= memo_chars:
+                    if len(memo) >= TEXT_MEMO:
+                        memo.clear()
+                    memo[text] = got
+            if got[1]:
+                ev = got[0]
+                cand = Candidate(line, text, ev[0], ev[1], ev[2], ev[3], ev[4], ev[5], self._in_header)
+                if got[2]:
+                    terminals.append(cand)
+                cands.append(cand)
+                if len(cands) > MAX_CANDIDATES:
+                    self._spill()
+        if data is not batch.data:
+            return batch.data.count(b"\n")
+        return line - batch.first_line + count(b"\n", pos)
 
     def _gh_steps(self, batch: LineBatch) -> None:
         line = batch.first_line
@@ -226,27 +298,10 @@ class Scanner:
                         self._last_step = step
             line += 1
 
-    def _text(self, raw: bytes, line: int) -> str | None:
-        """Cleaned text of a prefiltered line, or None for markers and blank lines."""
-        text, ts, _ = clean_line(raw, self.fmt)
-        if self._structure(text, line, ts):
-            return None
-        return text if text.strip() else None
-
-    def _add(self, line: int, text: str, in_header: bool, ev: Evidence) -> None:
-        base, noise, kinds, category, names, causes = ev
-        if base <= 0 and not causes:
-            return
-        cand = Candidate(line, text, base, noise, kinds, category, names, causes, in_header)
-        if Kind.TERMINAL in kinds:
-            self.res.terminals.append(cand)
-        self._keep(cand)
-
-    def _keep(self, cand: Candidate) -> None:
+    def _spill(self) -> None:
+        """Past ``MAX_CANDIDATES``: move the older half into a bounded heap of the strongest."""
         cands = self.res.candidates
-        cands.append(cand)
         if len(cands) > MAX_CANDIDATES:
-            # move the older half into a bounded heap of the strongest
             half = cands[: MAX_CANDIDATES // 2]
             del cands[: MAX_CANDIDATES // 2]
             for c in half:

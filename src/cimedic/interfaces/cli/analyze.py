@@ -26,6 +26,45 @@ class LogFormatOption(StrEnum):
     plain = "plain"
 
 
+class _SettingsError(Exception):
+    """The settings could not be loaded (the message says why)."""
+
+
+# Variables of the environment that are not settings (they never reach ``Settings``).
+_NOT_SETTINGS = frozenset({"CIMEDIC_NO_PATTERN_CACHE"})
+
+
+def _settings() -> tuple[list[Path], str]:
+    """``(kb_dirs, log_format)`` of the user's settings.
+
+    Loading ``cimedic.settings`` imports pydantic-settings, which costs about 0.2 s at every
+    start. When nothing can override the defaults (no ``CIMEDIC_*`` variable that may be a
+    setting, no configuration file), the defaults are returned without it: no extra
+    knowledge-base directory, automatic format detection (the defaults of
+    ``cimedic.settings.Settings``; keep both in step).
+    """
+    if not _settings_may_be_set():
+        return [], "auto"
+    from cimedic.settings import ConfigError, load_settings
+
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        raise _SettingsError(str(exc)) from exc
+    return list(settings.kb_dirs), settings.log_format
+
+
+def _settings_may_be_set() -> bool:
+    import os
+
+    # pydantic-settings matches variable names without regard to case
+    if any(k.upper().startswith("CIMEDIC_") and k.upper() not in _NOT_SETTINGS for k in os.environ):
+        return True
+    from platformdirs import user_config_dir
+
+    return (Path(user_config_dir("cimedic")) / "config.yaml").exists()
+
+
 def _fail(reason: str) -> None:
     sys.stderr.write(f"cimedic: error: {reason}\n")
     raise typer.Exit(2)
@@ -46,21 +85,20 @@ def analyze(
     from cimedic.interfaces.cli import render
     from cimedic.model import LogFormat
     from cimedic.services.diagnose import LogReadError, analyze_path
-    from cimedic.settings import ConfigError, load_settings
 
     try:
-        settings = load_settings()
-    except ConfigError as exc:
+        kb_dirs, default_format = _settings()
+    except _SettingsError as exc:
         _fail(str(exc))
         return
     fmt = None if log_format is LogFormatOption.auto else LogFormat(log_format.value)
-    if fmt is None and settings.log_format != "auto":
+    if fmt is None and default_format != "auto":
         try:
-            fmt = LogFormat(settings.log_format)
+            fmt = LogFormat(default_format)
         except ValueError:
-            _fail(f"invalid setting log_format={settings.log_format!r}")
+            _fail(f"invalid setting log_format={default_format!r}")
     try:
-        result = analyze_path(path, baseline=baseline, log_format=fmt, kb_dirs=[*settings.kb_dirs, *kb])
+        result = analyze_path(path, baseline=baseline, log_format=fmt, kb_dirs=[*kb_dirs, *kb])
     except LogReadError as exc:
         _fail(str(exc))
         return
