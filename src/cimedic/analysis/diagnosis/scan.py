@@ -147,6 +147,7 @@ class LineScorer:
         kinds: set[Kind] = set()
         category: Category | None = None
         cat_weight = -1.0
+        top_kind: Kind | None = None
         names: list[str] = []
         cause_ids: set[str] = set()
         for i in ids:
@@ -162,6 +163,7 @@ class LineScorer:
             if p.weight > base:
                 second = base
                 base = p.weight
+                top_kind = p.kind
             elif p.weight > second:
                 second = p.weight
             if p.category is not None and p.weight > cat_weight:
@@ -170,7 +172,8 @@ class LineScorer:
             base += min(1.0, second / 8)
         causes = tuple(sorted(cause_ids, key=lambda cid: (-self.kb.causes[cid].priority, cid)))
         if causes:
-            base = max(base, 6.0) + 1.5
+            # a known cause is strong evidence, less so on a tool's summary line
+            base = max(base, 6.0) + (0.5 if top_kind is Kind.SUMMARY else 1.5)
             kinds.add(Kind.ERROR)
         return base, noise, frozenset(kinds), category, tuple(sorted(names)), causes
 
