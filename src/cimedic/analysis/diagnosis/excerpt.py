@@ -21,7 +21,7 @@ _CONTINUATION = re.compile(
     r"^(\s+\S|\s*at [\w.$<>]|\s*\.\.\. \d+ more|Caused by|\s*[\^~]+\s*$|\s*\|\s|E\s|\s*File \"|"
     r"\s*\d+ \||\s*-->|\s*= |\s*#\d+ |[-+]{3} |[-+]\S|[-+]$|@@ |\s*\(|\}|In file included from|Reason: |"
     r"\d{3}[+-] |Stack ?trace|Traceback|Call Stack|/[\w.@~+-]+/\S*:\d+\s*$|[\w.-]+\.\w+:\d+(:\d+)?\s*$|"
-    r"[\w.-]+\.\w+:\d+(:\d+)?:? (in |at )|(Expected|Actual|Received|Difference|Diff)\b|\[\w+\] {2,}\S|\S+:\d+:in [`'\w]|(?i:stack ?trace))"
+    r"[\w.-]+\.\w+:\d+(:\d+)?:? (in |at )|(Expected|Actual|Received|Difference|Diff)\b|\[\w+\] {2,}\S|\S+:\d+:in [`'\w]|(?i:stack ?trace)|#\s+\S+:\d+|\w*(Error|Exception):$)"
 )
 _STOP = re.compile(
     r"^(\$ |\+ |##\[(group|endgroup|section)|::(group|endgroup)|\[command\]|\[Pipeline\]|travis_|section_|The command \"|Done\. Your build exited"
@@ -31,6 +31,7 @@ _STOP = re.compile(
 _ITEM_HEADER = re.compile(
     "^\\s*(\\d+\\) \\S|[\u25cf\u2716\u2717\u2718\u00d7\u274c] |--- FAIL|FAIL:|ERROR:|Failure:|Error:|not ok \\d)"
 )
+_CARET = re.compile(r"^\s*[\^~]+\s*$")
 _PYTEST_HEADER = re.compile(r"^_{3,} .+ _{3,}$")
 _HEADER_END = re.compile(r"[:!]\s*$")
 
@@ -96,8 +97,10 @@ def build_excerpt(
         if not t.strip():
             blanks += 1
             above = n - 1
-            if blanks > 1 or not (cont or _is_errorish(candidates.get(above))):
+            caret = bool(_CARET.match(texts.get(above, "")))  # Node.js/V8: "file:line", code, "^", blank
+            if blanks > 1 or not (cont or caret or _is_errorish(candidates.get(above))):
                 break
+            cont = cont or caret
             n -= 1
             continue
         if _is_errorish(candidates.get(n)) or cont:
