@@ -7,7 +7,8 @@ truth of CiDiff is numbered so). ``str.splitlines`` is never used: it also break
 The reader never decodes: it hands :class:`~cimedic.model.batches.LineBatch`
 objects (raw bytes of whole lines plus the number of the first line) to the analyzer, so
 invalid UTF-8 and NUL bytes cannot break it, and memory stays bounded by the batch size
-(a line longer than ``max_batch`` bytes is cut into pieces that keep the same line number).
+(a line longer than ``max_batch`` bytes is cut into pieces that keep the same line number)
+plus the few batches a member remembers from its re-reads (``_RECENT_BYTES``).
 """
 
 from __future__ import annotations

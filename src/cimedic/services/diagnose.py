@@ -9,7 +9,6 @@ from pathlib import Path
 
 from cimedic.analysis.diagnosis import Diagnoser, detect_format
 from cimedic.inputs.dbcache import FileDatabaseCache
-from cimedic.inputs.kb import load_kb
 from cimedic.inputs.logs import LogMember, LogReadError, open_log
 from cimedic.model import Category, Diagnosis, FailureCause, LogFormat
 
@@ -26,15 +25,103 @@ class AnalyzeResult:
 
 def make_diagnoser(kb_dirs: Iterable[Path] = ()) -> tuple[Diagnoser, list[str]]:
     """A :class:`Diagnoser` with the bundled and user causes; returns it with KB problems."""
-    kb = load_kb(kb_dirs)
-    cache = None if os.environ.get("CIMEDIC_NO_PATTERN_CACHE") else FileDatabaseCache()
-    return Diagnoser(kb.causes, cache), kb.problems
+    use_cache = not os.environ.get("CIMEDIC_NO_PATTERN_CACHE")
+    causes, problems = _knowledge_base(list(kb_dirs), use_cache)
+    return Diagnoser(causes, FileDatabaseCache() if use_cache else None), problems
 
 
 def load_causes(kb_dirs: Iterable[Path] = ()) -> tuple[list[FailureCause], list[str]]:
     """Bundled plus user causes (user ids override) and the problems found loading them."""
+    from cimedic.inputs.kb import load_kb
+
     kb = load_kb(kb_dirs)
     return kb.causes, kb.problems
+
+
+_KB_CACHE_FORMAT = 1
+_KB_CACHE_ENTRIES = 8  # the most recently written ones are kept
+
+
+def _knowledge_base(kb_dirs: list[Path], use_cache: bool) -> tuple[list[FailureCause], list[str]]:
+    """:func:`load_causes`, from a cache when no knowledge-base file changed.
+
+    Reading the YAML files costs about 0.08 s a run (importing PyYAML included). The cache
+    holds the loaded causes as JSON (validated again when read), under a key made of the
+    listing of every knowledge-base directory (names, sizes, modification times) and of
+    the code that loads and validates them; any problem with it means reading the files.
+    """
+    import json
+
+    entry: Path | None = None
+    if use_cache:
+        try:
+            entry = _kb_cache_folder() / f"{_kb_cache_key(kb_dirs)}.json"
+            doc = json.loads(entry.read_bytes())
+            return [FailureCause.model_validate(c) for c in doc["causes"]], [str(p) for p in doc["problems"]]
+        except Exception:  # no usable entry: load the files (and store them)
+            pass
+    causes, problems = load_causes(kb_dirs)
+    if entry is not None:
+        blob = json.dumps({"causes": [c.model_dump(mode="json") for c in causes], "problems": problems})
+        _write_atomically(entry, blob.encode("utf-8"))
+        _prune(entry.parent, keep=_KB_CACHE_ENTRIES)
+    return causes, problems
+
+
+def _kb_cache_folder() -> Path:
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("cimedic")) / "kb"
+
+
+def _kb_cache_key(kb_dirs: list[Path]) -> str:
+    """What ``load_kb(kb_dirs)`` depends on: its code, the model, every file it may read."""
+    import hashlib
+    from importlib import resources
+
+    import cimedic
+
+    package = Path(cimedic.__file__).parent
+    h = hashlib.sha256(f"{_KB_CACHE_FORMAT} {cimedic.__version__}".encode())
+    for source in ("inputs/kb.py", "model/diagnosis.py", "model/__init__.py"):
+        h.update((package / source).read_bytes())
+    bundled = Path(str(resources.files("cimedic") / "kb"))  # as cimedic.inputs.kb.bundled_dir()
+    for directory in [bundled, *(Path(d) for d in kb_dirs)]:
+        h.update(f"\0dir {directory}".encode())
+        if not directory.is_dir():
+            continue
+        with os.scandir(directory) as listing:
+            for item in sorted(listing, key=lambda e: e.name):
+                st = item.stat()
+                h.update(f"\0{item.name} {st.st_size} {st.st_mtime_ns} {item.is_file()}".encode())
+    return h.hexdigest()[:32]
+
+
+def _prune(folder: Path, keep: int) -> None:
+    """Delete all but the ``keep`` most recently modified ``*.json`` files of ``folder``."""
+    try:
+        entries = sorted(folder.glob("*.json"), key=lambda f: f.stat().st_mtime_ns, reverse=True)
+        for old in entries[keep:]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+def _write_atomically(path: Path, blob: bytes) -> None:
+    """Write ``blob`` to ``path`` through a temporary file; errors are ignored (a cache)."""
+    import tempfile
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(blob)
+        os.replace(tmp, path)
+    except OSError:
+        Path(tmp).unlink(missing_ok=True)
 
 
 def _resolve_format(member: LogMember, forced: LogFormat | None) -> LogFormat:

@@ -393,7 +393,8 @@ def _fetch_lines(source: _CachingSource, spans: list[tuple[int, int]], fmt: LogF
             if first > hi:
                 break
             data = normalize_breaks(batch.data)
-            last = first + data.count(b"\n")
+            # the last line of the batch (a final "\n" ends it; it starts no new line)
+            last = first + data.count(b"\n") - (1 if data.endswith(b"\n") else 0)
             if last < lo:
                 continue
             lines = data.split(b"\n")

@@ -130,17 +130,17 @@ class HyperscanMatcher:
         db, scratch = self._db(False)
         append = ends.append
         find = data.find
-        state = [-1]  # end of the line of the last recorded match
+        size = len(data)
+        limit = -1  # end of the line of the last recorded match
 
-        def on_match(_id: int, _start: int, end: int, _flags: int, _ctx: object) -> bool | None:
-            if end <= state[0]:
-                return None
-            append(end)
-            a = find(b"\n", end)
-            state[0] = a if a >= 0 else len(data)
-            return None
+        def on_match(_id: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
+            nonlocal limit
+            if end > limit:
+                append(end)
+                a = find(b"\n", end)
+                limit = a if a >= 0 else size
 
-        db.scan(data, match_event_handler=on_match, scratch=scratch)
+        db.scan(data, on_match, 0, None, scratch)
         return ends
 
     def matching_ids(self, data: bytes) -> set[int]:
@@ -175,7 +175,7 @@ class HyperscanMatcher:
         def run(data: bytes) -> list[int]:
             clear()
             if data:
-                scan(data, match_event_handler=on_match, scratch=scratch)
+                scan(data, on_match, 0, None, scratch)  # (data, handler, flags, context, scratch)
             return hits
 
         return run

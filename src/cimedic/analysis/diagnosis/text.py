@@ -22,6 +22,7 @@ TS_PREFIX_RE = re.compile(
 _PARTIAL_ANSI_RE = re.compile(r"\x1b(\[[0-9;?]*[ -/]*)?")
 GH_RUN_VIEW_RE = re.compile(r"^([^\t]*)\t([^\t]*)\t(.*)$", re.S)
 MAX_LINE_CHARS = 4000
+_GH_RUN_VIEW = LogFormat.GH_RUN_VIEW
 
 
 def clean_line(raw: bytes, fmt: LogFormat) -> tuple[str, str, str | None]:
@@ -33,7 +34,7 @@ def clean_line(raw: bytes, fmt: LogFormat) -> tuple[str, str, str | None]:
     """
     text = raw[: MAX_LINE_CHARS * 2].decode("utf-8", "replace")
     step: str | None = None
-    if fmt is LogFormat.GH_RUN_VIEW:
+    if fmt is _GH_RUN_VIEW:
         m = GH_RUN_VIEW_RE.match(text)
         if m:
             step = m.group(2)
@@ -43,11 +44,13 @@ def clean_line(raw: bytes, fmt: LogFormat) -> tuple[str, str, str | None]:
         if "\x1b" in text:  # a sequence cut at the end of the line, or a stray ESC
             text = _PARTIAL_ANSI_RE.sub("", text)
     ts = ""
-    if text[:1].isdigit() or text[:1] == "[":
-        m2 = TS_PREFIX_RE.match(text)
-        if m2:
-            ts = m2.group(1)
-            text = text[m2.end() :]
+    if text:
+        head = text[0]
+        if head == "[" or head.isdigit():
+            m2 = TS_PREFIX_RE.match(text)
+            if m2:
+                ts = m2.group(1)
+                text = text[m2.end() :]
     if "\x00" in text:
         text = text.replace("\x00", "")
     return text[:MAX_LINE_CHARS].rstrip(), ts, step
