@@ -22,6 +22,7 @@ import pytest
 from cimedic.analysis.diagnosis.text import detect_format
 from cimedic.model import Diagnosis, LogFormat
 from cimedic.services.diagnose import analyze_path, make_diagnoser
+from javalines import java_readlines
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "logs"
 GHA = FIXTURES / "gha_terraform_quick_checks_run104_fail.log"
@@ -49,21 +50,6 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 TS = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d+)Z ")
 
 
-def java_readlines(data: bytes) -> list[bytes]:
-    """Lines as ``BufferedReader.readLine`` returns them: breaks are \\n, \\r\\n, lone \\r."""
-    out: list[bytes] = []
-    pos, n = 0, len(data)
-    while pos < n:
-        ends = [i for i in (data.find(b"\n", pos), data.find(b"\r", pos)) if i >= 0]
-        if not ends:
-            out.append(data[pos:])
-            break
-        end = min(ends)
-        out.append(data[pos:end])
-        pos = end + 1
-        if data[end] == 0x0D and pos < n and data[pos] == 0x0A:
-            pos += 1
-    return out
 
 
 def text_lines(path: Path) -> list[str]:

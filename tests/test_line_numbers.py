@@ -23,6 +23,7 @@ import pytest
 from cimedic.inputs.logs import open_log
 from cimedic.model.batches import split_lines
 from cimedic.services.diagnose import analyze_path, make_diagnoser
+from javalines import java_readlines
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 CIDIFF = SHARED / "cidiff"
@@ -32,21 +33,6 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)|\x
 DIAGNOSER, _ = make_diagnoser()
 
 
-def java_readlines(data: bytes) -> list[bytes]:
-    """Lines as ``BufferedReader.readLine`` returns them: breaks are \\n, \\r\\n, lone \\r."""
-    out: list[bytes] = []
-    pos, n = 0, len(data)
-    while pos < n:
-        ends = [i for i in (data.find(b"\n", pos), data.find(b"\r", pos)) if i >= 0]
-        if not ends:
-            out.append(data[pos:])
-            break
-        end = min(ends)
-        out.append(data[pos:end])
-        pos = end + 1
-        if data[end] == 0x0D and pos < n and data[pos] == 0x0A:
-            pos += 1
-    return out
 
 
 def _cases() -> list[str]:

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 import cimedic.inputs.logs as logs_mod
 from cimedic.inputs.logs import LogMember, LogReadError, open_log
 from cimedic.model.batches import LineBatch, normalize_breaks, split_lines
+from javalines import java_readlines
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "logs"
 GHA_FIXTURE = FIXTURES / "gha_terraform_quick_checks_run104_fail.log"
@@ -34,24 +35,6 @@ CLI = [sys.executable, "-c", "from cimedic.interfaces.cli.app import main; main(
 # --------------------------------------------------------------------------- reference
 
 
-def java_readlines(data: bytes) -> list[bytes]:
-    """Lines of ``data`` as ``BufferedReader.readLine`` returns them (without terminators)."""
-    out: list[bytes] = []
-    pos = 0
-    n = len(data)
-    while pos < n:
-        i_lf = data.find(b"\n", pos)
-        i_cr = data.find(b"\r", pos)
-        ends = [i for i in (i_lf, i_cr) if i >= 0]
-        if not ends:
-            out.append(data[pos:])
-            break
-        end = min(ends)
-        out.append(data[pos:end])
-        pos = end + 1
-        if data[end] == 0x0D and pos < n and data[pos] == 0x0A:
-            pos += 1
-    return out
 
 
 def java_breaks_before(data: bytes, offset: int) -> int:

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from cimedic.interfaces.cli import render
 from cimedic.model import Category, Diagnosis, LogFormat
 from cimedic.services.diagnose import analyze_path, make_diagnoser
+from javalines import java_readlines
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "logs"
 GHA = FIXTURES / "gha_terraform_quick_checks_run104_fail.log"
@@ -33,20 +34,6 @@ def java_line_count(data: bytes) -> int:
     return breaks + (1 if data and data[-1:] not in (b"\n", b"\r") else 0)
 
 
-def java_readlines(data: bytes) -> list[bytes]:
-    out: list[bytes] = []
-    pos, n = 0, len(data)
-    while pos < n:
-        ends = [i for i in (data.find(b"\n", pos), data.find(b"\r", pos)) if i >= 0]
-        if not ends:
-            out.append(data[pos:])
-            break
-        end = min(ends)
-        out.append(data[pos:end])
-        pos = end + 1
-        if data[end] == 0x0D and pos < n and data[pos] == 0x0A:
-            pos += 1
-    return out
 
 
 def check_diagnosis(d: Diagnosis, data: bytes) -> None:

@@ -27,17 +27,16 @@ class Matcher(Protocol):
         """Indexes of the patterns that match anywhere in ``data``."""
         ...
 
-    def all_matches(self, data: bytes) -> list[tuple[int, int]]:
-        """``(pattern index, end offset)`` of every match in ``data``."""
-        ...
-
 
 class ReMatcher:
     """Pure-Python matcher: one alternation for scanning, one regex per id for matching."""
 
     def __init__(self, patterns: Sequence[str], caseless: Sequence[bool], multiline: bool = False) -> None:
         flags = re.M if multiline else 0
-        self._each = [re.compile(p.encode(), flags | (re.I if ci else 0)) for p, ci in zip(patterns, caseless, strict=True)]
+        self._each = [
+            re.compile(p.encode(), flags | (re.I if ci else 0))
+            for p, ci in zip(patterns, caseless, strict=True)
+        ]
         parts = [f"(?i:{p})" if ci else f"(?:{p})" for p, ci in zip(patterns, caseless, strict=True)]
         self._any = re.compile("|".join(parts).encode(), flags) if parts else None
 
@@ -48,9 +47,6 @@ class ReMatcher:
 
     def matching_ids(self, data: bytes) -> set[int]:
         return {i for i, rx in enumerate(self._each) if rx.search(data)}
-
-    def all_matches(self, data: bytes) -> list[tuple[int, int]]:
-        return [(i, m.end()) for i, rx in enumerate(self._each) for m in rx.finditer(data)]
 
 
 class DatabaseCache(Protocol):
@@ -116,7 +112,12 @@ class HyperscanMatcher:
         if db is None:
             flags = [f | hs.HS_FLAG_SINGLEMATCH for f in self._flags] if single else self._flags
             db = hs.Database(mode=hs.HS_MODE_BLOCK)
-            db.compile(expressions=self._exprs, ids=list(range(len(self._exprs))), elements=len(self._exprs), flags=flags)
+            db.compile(
+                expressions=self._exprs,
+                ids=list(range(len(self._exprs))),
+                elements=len(self._exprs),
+                flags=flags,
+            )
             if self._cache is not None:
                 self._cache.put(key, hs.dumpb(db))
         pair = (db, hs.Scratch(db))
@@ -180,20 +181,6 @@ class HyperscanMatcher:
 
         return run
 
-    def all_matches(self, data: bytes) -> list[tuple[int, int]]:
-        hits: list[tuple[int, int]] = []
-        if not data:
-            return hits
-        db, scratch = self._db(False)
-        append = hits.append
-
-        def on_match(pid: int, _start: int, end: int, _flags: int, _ctx: object) -> bool | None:
-            append((pid, end))
-            return None
-
-        db.scan(data, match_event_handler=on_match, scratch=scratch)
-        return hits
-
 
 class HybridMatcher:
     """Hyperscan for the patterns it accepts, Python ``re`` for the rest; same answers."""
@@ -208,11 +195,6 @@ class HybridMatcher:
         return {self._fast_ids[i] for i in self._fast.matching_ids(data)} | {
             self._slow_ids[i] for i in self._slow.matching_ids(data)
         }
-
-    def all_matches(self, data: bytes) -> list[tuple[int, int]]:
-        return [(self._fast_ids[i], e) for i, e in self._fast.all_matches(data)] + [
-            (self._slow_ids[i], e) for i, e in self._slow.all_matches(data)
-        ]
 
 
 def build_matcher(
@@ -247,4 +229,3 @@ def build_matcher(
     fast = HyperscanMatcher([patterns[i] for i in ok], [caseless[i] for i in ok], multiline, cache)
     slow = ReMatcher([patterns[i] for i in bad], [caseless[i] for i in bad], multiline)
     return HybridMatcher(fast, ok, slow, bad)
-
