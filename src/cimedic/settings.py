@@ -38,9 +38,60 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default_factory=default_data_dir, description="Where cimedic keeps its data.")
     kb_dirs: list[Path] = Field(
-        default_factory=list, description="Extra knowledge-base directories (YAML causes), after the bundled ones."
+        default_factory=list,
+        description="Extra knowledge-base directories (YAML causes), after the bundled ones.",
     )
     log_format: str = Field(default="auto", description="Default log format for `analyze` (auto-detected).")
+
+    # --- store ---
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the history store; default SQLite at <data_dir>/cimedic.db.",
+    )
+    log_max_bytes: int = Field(
+        default=20 * 1024 * 1024,
+        ge=0,
+        description="Cap on one stored job log (uncompressed bytes; the tail is kept).",
+    )
+    log_retention_days: int = Field(
+        default=90, ge=0, description="Delete stored job logs older than this (0: keep)."
+    )
+    raw_retention_days: int = Field(
+        default=30, ge=0, description="Delete processed raw payloads older than this (0: keep)."
+    )
+
+    # --- GitHub ---
+    github_api_url: str = Field(default="https://api.github.com", description="GitHub REST API base URL.")
+    github_token: str | None = Field(default=None, description="GitHub token (PAT or GITHUB_TOKEN).")
+    github_app_id: str | None = Field(default=None, description="GitHub App id (instead of a token).")
+    github_app_private_key: str | None = Field(
+        default=None, description="GitHub App private key (PEM text, or a path to the PEM file)."
+    )
+    github_app_installation_id: str | None = Field(
+        default=None, description="GitHub App installation id (found from the repository when unset)."
+    )
+    github_webhook_secret: str | None = Field(
+        default=None, description="Secret of the GitHub webhook (X-Hub-Signature-256)."
+    )
+    github_max_concurrency: int = Field(
+        default=4, ge=1, le=100, description="Parallel GitHub requests at most."
+    )
+    test_artifact_patterns: list[str] = Field(
+        default_factory=lambda: ["*test*", "*junit*", "*report*", "*results*", "*surefire*"],
+        description="Run artifacts (fnmatch globs on the lower-cased name) read for JUnit reports; [] for none.",
+    )
+    watch_interval: float = Field(
+        default=60.0, gt=0, description="Seconds between two polls of `cimedic watch`."
+    )
+    watch_repos: list[str] = Field(
+        default_factory=list, description="Repositories `cimedic watch` polls (owner/name)."
+    )
+
+    # --- metrics ---
+    deployment_workflows: list[str] = Field(
+        default_factory=list,
+        description="Workflow names or paths (fnmatch globs) that count as deployments for DORA metrics.",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -12,7 +12,7 @@ from cimedic.inputs.dbcache import FileDatabaseCache
 from cimedic.inputs.logs import LogMember, LogReadError, open_log
 from cimedic.model import Category, Diagnosis, FailureCause, LogFormat
 
-__all__ = ["AnalyzeResult", "LogReadError", "analyze_path", "make_diagnoser"]
+__all__ = ["AnalyzeResult", "LogReadError", "analyze_path", "diagnose_bytes", "make_diagnoser"]
 
 
 @dataclass
@@ -171,7 +171,9 @@ def analyze_path(
             # the analyzer sees batches with normalized line breaks; the size is the reader's
             diag = diag.model_copy(update={"log": diag.log.model_copy(update={"bytes": member.bytes_read})})
             if member.in_zip:
-                diag = diag.model_copy(update={"log": diag.log.model_copy(update={"format": LogFormat.GITHUB_ZIP})})
+                diag = diag.model_copy(
+                    update={"log": diag.log.model_copy(update={"format": LogFormat.GITHUB_ZIP})}
+                )
             if best is None or _rank_key(diag) > _rank_key(best):
                 best = diag
         assert best is not None
@@ -194,3 +196,18 @@ def _rank_key(d: Diagnosis) -> tuple[int, float]:
     found = 0 if d.category is Category.NONE else 1
     top = d.error_lines[0].score if d.error_lines else 0.0
     return found, top
+
+
+def diagnose_bytes(
+    data: bytes, name: str, diagnoser: Diagnoser, log_format: LogFormat | None = None
+) -> Diagnosis:
+    """Diagnose an in-memory log (e.g. a stored job log); ``name`` becomes ``log.path``.
+
+    The format is detected from the first 64 KiB unless ``log_format`` is given. Never raises on
+    malformed content (the engine's contract).
+    """
+    from cimedic.model.batches import batches_from_bytes
+
+    fmt = log_format or detect_format(data[:65536])
+    diag = diagnoser.diagnose(lambda: batches_from_bytes(data), fmt, name)
+    return diag.model_copy(update={"log": diag.log.model_copy(update={"bytes": len(data)})})

@@ -72,10 +72,16 @@ def _fail(reason: str) -> None:
 
 def analyze(
     path: str = typer.Argument(..., help="Log file (.log/.txt, .gz, GitHub run-log .zip) or '-' for stdin."),
-    baseline: str | None = typer.Option(None, "--baseline", help="A passing log of the same job; its lines are demoted."),
+    baseline: str | None = typer.Option(
+        None, "--baseline", help="A passing log of the same job; its lines are demoted."
+    ),
     output: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="Output format."),
-    kb: list[Path] = typer.Option([], "--kb", help="Extra knowledge-base directory of YAML causes (repeatable)."),
-    log_format: LogFormatOption = typer.Option(LogFormatOption.auto, "--log-format", help="Override format detection."),
+    kb: list[Path] = typer.Option(
+        [], "--kb", help="Extra knowledge-base directory of YAML causes (repeatable)."
+    ),
+    log_format: LogFormatOption = typer.Option(
+        LogFormatOption.auto, "--log-format", help="Override format detection."
+    ),
 ) -> None:
     """Diagnose a CI log: failed step, ranked error lines, excerpt, category, cause, signature.
 

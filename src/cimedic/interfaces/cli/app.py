@@ -6,16 +6,28 @@ import typer
 
 from cimedic.interfaces.cli import analyze as _analyze
 from cimedic.interfaces.cli import causes as _causes
+from cimedic.interfaces.cli import collect as _collect
+from cimedic.interfaces.cli import demo as _demo
+from cimedic.interfaces.cli import history as _history
+from cimedic.interfaces.cli import serve as _serve
+from cimedic.interfaces.cli import stats as _stats
 
 app = typer.Typer(
     name="cimedic",
-    help="cimedic: diagnoses CI/CD pipeline failures (where, what kind, re-runnable or not).",
+    help="cimedic: collects CI/CD pipeline history and diagnoses failures (where, what kind, re-runnable or not).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
 app.command("analyze")(_analyze.analyze)
 app.add_typer(_causes.app, name="causes")
+app.command("demo")(_demo.demo)
+app.command("sync")(_collect.sync)
+app.command("watch")(_collect.watch)
+app.command("stats")(_stats.stats)
+app.command("serve")(_serve.serve)
+app.command("reprocess")(_history.reprocess)
+app.add_typer(_history.ingest_app, name="ingest")
 
 
 @app.callback(invoke_without_command=True)

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import typer
 
-app = typer.Typer(help="The knowledge base of failure causes (bundled YAML plus --kb directories).", no_args_is_help=True)
+app = typer.Typer(
+    help="The knowledge base of failure causes (bundled YAML plus --kb directories).", no_args_is_help=True
+)
 
 
 class ListFormat(StrEnum):
@@ -87,7 +89,9 @@ def test_causes(
         sys.stderr.write(f"cimedic: error: {exc}\n")
         raise typer.Exit(2) from exc
     if output is ListFormat.json:
-        sys.stdout.write(json.dumps([{"id": h.cause_id, "line": h.line, "text": h.text} for h in hits]) + "\n")
+        sys.stdout.write(
+            json.dumps([{"id": h.cause_id, "line": h.line, "text": h.text} for h in hits]) + "\n"
+        )
         return
     if not hits:
         typer.echo("no cause matches")

@@ -13,12 +13,18 @@ def contract(d: Diagnosis) -> dict[str, Any]:
     return {
         "log": {"path": d.log.path, "format": d.log.format.value, "lines": d.log.lines, "bytes": d.log.bytes},
         "failed_step": (
-            {"name": d.failed_step.name, "start_line": d.failed_step.start_line, "end_line": d.failed_step.end_line}
+            {
+                "name": d.failed_step.name,
+                "start_line": d.failed_step.start_line,
+                "end_line": d.failed_step.end_line,
+            }
             if d.failed_step
             else None
         ),
         "error_lines": [{"line": e.line, "text": e.text, "score": e.score} for e in d.error_lines],
-        "excerpt": {"start_line": d.excerpt.start_line, "end_line": d.excerpt.end_line} if d.excerpt else None,
+        "excerpt": {"start_line": d.excerpt.start_line, "end_line": d.excerpt.end_line}
+        if d.excerpt
+        else None,
         "category": d.category.value,
         "transient": d.transient,
         "confidence": d.confidence,
@@ -39,9 +45,13 @@ def to_markdown(d: Diagnosis) -> str:
     out = [f"## cimedic diagnosis: `{d.log.path}`", ""]
     out.append(f"**{d.summary}**")
     out.append("")
-    out.append(f"- Category: `{d.category.value}` | transient: **{'yes' if d.transient else 'no'}** | confidence {d.confidence:.2f}")
+    out.append(
+        f"- Category: `{d.category.value}` | transient: **{'yes' if d.transient else 'no'}** | confidence {d.confidence:.2f}"
+    )
     if d.failed_step:
-        out.append(f"- Failed step: `{d.failed_step.name}` (lines {d.failed_step.start_line}-{d.failed_step.end_line})")
+        out.append(
+            f"- Failed step: `{d.failed_step.name}` (lines {d.failed_step.start_line}-{d.failed_step.end_line})"
+        )
     if d.cause:
         out.append(f"- Cause: **{d.cause.name}** (`{d.cause.id}`)")
         if d.cause.fix:
@@ -68,21 +78,36 @@ def print_text(d: Diagnosis) -> None:
 
     console = Console(highlight=False, soft_wrap=False)
     if d.excerpt is None:
-        console.print(f"[green]No failure found[/green] in {escape(d.log.path)} ({d.log.format.value}, {d.log.lines} lines).")
+        console.print(
+            f"[green]No failure found[/green] in {escape(d.log.path)} ({d.log.format.value}, {d.log.lines} lines)."
+        )
         return
     head = Table.grid(padding=(0, 2))
-    head.add_row("[bold]Log[/bold]", escape(f"{d.log.path} ({d.log.format.value}, {d.log.lines} lines, {d.log.bytes} bytes)"))
+    head.add_row(
+        "[bold]Log[/bold]",
+        escape(f"{d.log.path} ({d.log.format.value}, {d.log.lines} lines, {d.log.bytes} bytes)"),
+    )
     if d.failed_step:
-        head.add_row("[bold]Failed step[/bold]", escape(f"{d.failed_step.name}  (lines {d.failed_step.start_line}-{d.failed_step.end_line})"))
+        head.add_row(
+            "[bold]Failed step[/bold]",
+            escape(f"{d.failed_step.name}  (lines {d.failed_step.start_line}-{d.failed_step.end_line})"),
+        )
     head.add_row("[bold]Category[/bold]", f"[magenta]{d.category.value}[/magenta]")
-    head.add_row("[bold]Transient[/bold]", "[yellow]yes - a re-run is likely to pass[/yellow]" if d.transient else "no - a re-run will not fix it")
+    head.add_row(
+        "[bold]Transient[/bold]",
+        "[yellow]yes - a re-run is likely to pass[/yellow]"
+        if d.transient
+        else "no - a re-run will not fix it",
+    )
     if d.cause:
         head.add_row("[bold]Cause[/bold]", escape(f"{d.cause.name} [{d.cause.id}]"))
         if d.cause.fix:
             head.add_row("[bold]Fix[/bold]", escape(d.cause.fix))
     head.add_row("[bold]Signature[/bold]", d.signature)
     head.add_row("[bold]Confidence[/bold]", f"{d.confidence:.2f}")
-    console.print(Panel(head, title="[bold red]cimedic diagnosis[/bold red]", subtitle=escape(d.summary[:100])))
+    console.print(
+        Panel(head, title="[bold red]cimedic diagnosis[/bold red]", subtitle=escape(d.summary[:100]))
+    )
     errors = {e.line for e in d.error_lines}
     console.print(f"[bold]Excerpt[/bold] (lines {d.excerpt.start_line}-{d.excerpt.end_line}):")
     for n, text in d.excerpt_lines:

@@ -1,0 +1,88 @@
+"""``cimedic reprocess`` and ``cimedic ingest junit``: work on what the store already holds."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import typer
+
+from cimedic.interfaces.cli.common import (
+    DB_HELP,
+    ListFormat,
+    fail,
+    progress_bar,
+    settings,
+    since_option,
+    store,
+)
+
+ingest_app = typer.Typer(help="Ingest data from files (test reports).", no_args_is_help=True)
+
+
+def reprocess(
+    since: str | None = typer.Option(
+        None, "--since", help="Only data since: 7d, 12h, 2w or an ISO date (default: all)."
+    ),
+    repo: str | None = typer.Option(None, "--repo", help="Only this repository (OWNER/REPO)."),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    fmt: ListFormat = typer.Option(ListFormat.text, "--format", help="Output format."),
+) -> None:
+    """Process again what is stored: webhook deliveries still pending or failed, and the
+    diagnosis of every stored job log (e.g. after a knowledge-base update)."""
+    from cimedic import bootstrap
+    from cimedic.services.analyze_jobs import ReprocessReport, rediagnose
+    from cimedic.services.webhooks import process_pending
+
+    cfg = settings()
+    start = since_option(since)
+    st = store(cfg, db)
+    diagnoser, problems = bootstrap.diagnoser(cfg)
+    for p in problems:
+        typer.echo(f"cimedic: warning: knowledge base: {p}", err=True)
+    report = ReprocessReport()
+    deliveries = process_pending(st, statuses=("pending", "failed"), since=start)
+    report.raw_done, report.raw_failed = deliveries.done, deliveries.failed
+    report.problems.extend(deliveries.problems)
+    with progress_bar(fmt is ListFormat.text) as progress:
+        rediagnose(st, diagnoser, since=start, repository=repo, report=report, progress=progress)
+    if fmt is ListFormat.json:
+        typer.echo(json.dumps(asdict(report), indent=2))
+        return
+    typer.echo(
+        f"deliveries: {report.raw_done} processed, {report.raw_failed} failed; "
+        f"logs: {report.diagnosed} diagnosed, {report.changed_signatures} with a new signature"
+    )
+    for problem in report.problems[:20]:
+        typer.echo(f"  problem: {problem}", err=True)
+
+
+@ingest_app.command("junit")
+def ingest_junit(
+    files: list[Path] = typer.Argument(
+        ..., help="JUnit-style XML files (Surefire, pytest, jest-junit, go-junit-report ...)."
+    ),
+    repo: str = typer.Option(..., "--repo", help="Repository OWNER/REPO the reports belong to."),
+    run: str = typer.Option(..., "--run", help="Workflow run id the reports belong to (created if unknown)."),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    fmt: ListFormat = typer.Option(ListFormat.text, "--format", help="Output format."),
+) -> None:
+    """Ingest test reports into the store, attached to a run. Exit 1 when a file could not be read."""
+    from cimedic.services.test_reports import ingest_junit_files
+
+    cfg = settings()
+    st = store(cfg, db)
+    try:
+        report = ingest_junit_files(st, list(files), repository=repo, run=run)
+    except ValueError as exc:
+        fail(str(exc))
+    if fmt is ListFormat.json:
+        typer.echo(json.dumps(asdict(report), indent=2))
+    else:
+        statuses = ", ".join(f"{n} {s}" for s, n in sorted(report.by_status.items())) or "no test cases"
+        typer.echo(f"{report.reports} reports, {report.cases} test cases ({statuses}) for {repo} run {run}")
+        for problem in report.problems[:50]:
+            typer.echo(f"  problem: {problem}", err=True)
+    if report.failed_files:
+        raise typer.Exit(1)

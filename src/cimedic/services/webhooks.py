@@ -1,0 +1,211 @@
+"""Use case: receive GitHub webhook deliveries, store them raw first, process them after.
+
+Receiving (:func:`receive_github`) only verifies ``X-Hub-Signature-256`` and stores the body
+keyed by ``X-GitHub-Delivery`` (a redelivery with the same id is a no-op), so the endpoint
+answers well within GitHub's 10 s timeout (we aim for < 1 s; GitHub docs "Best practices for
+using webhooks": respond within 10 seconds, process asynchronously, use the delivery id to
+guard against duplicates). Processing (:class:`DeliveryWorker`) maps stored deliveries into
+runs and jobs, fetches the logs of failed jobs and diagnoses them; a delivery that cannot be
+mapped is marked ``failed`` with the reason, and ``cimedic reprocess`` retries it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from cimedic.connectors.github_actions.mapping import MappingError
+from cimedic.connectors.github_actions.webhooks import WebhookError, parse_delivery, verify_signature
+from cimedic.model import RunAttempt, Status, WorkflowRun
+from cimedic.store.repository import Store
+
+if TYPE_CHECKING:
+    from cimedic.analysis.diagnosis import Diagnoser
+    from cimedic.connectors.github_actions.client import GitHubClient
+    from cimedic.model.events import WebhookEvent
+
+SOURCE = "github-webhook"
+HANDLED_EVENTS = frozenset({"workflow_run", "workflow_job", "check_run", "ping"})
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """The answer to a delivery: HTTP status code, a short message, the stored raw id."""
+
+    status_code: int
+    message: str
+    raw_id: int | None = None
+    duplicate: bool = False
+
+
+def receive_github(
+    store: Store,
+    *,
+    secret: str | None,
+    event: str | None,
+    delivery: str | None,
+    signature: str | None,
+    body: bytes,
+) -> Receipt:
+    """Verify and store one delivery. Never parses the body (that happens after the answer).
+
+    Answers 503 when no webhook secret is configured, 400 without ``X-GitHub-Event`` /
+    ``X-GitHub-Delivery``, 401 when the signature is missing or wrong, 202 when stored, 200
+    for a duplicate delivery or an event cimedic does not use (GitHub only needs a 2xx).
+    """
+    if not secret:
+        return Receipt(503, "webhook secret not configured (set CIMEDIC_GITHUB_WEBHOOK_SECRET)")
+    if not event or not delivery:
+        return Receipt(400, "missing X-GitHub-Event or X-GitHub-Delivery header")
+    if not verify_signature(secret, body, signature):
+        return Receipt(401, "invalid or missing X-Hub-Signature-256")
+    if event not in HANDLED_EVENTS:
+        return Receipt(200, f"event {event!r} ignored")
+    raw_id, created = store.add_raw_event(SOURCE, delivery, event, body)
+    if not created:
+        return Receipt(200, "duplicate delivery", raw_id, duplicate=True)
+    return Receipt(202, "accepted", raw_id)
+
+
+@dataclass
+class ProcessReport:
+    """Deliveries processed (done / failed with reasons) and logs fetched."""
+
+    done: int = 0
+    failed: int = 0
+    logs_fetched: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+def apply_event(store: Store, ev: WebhookEvent) -> tuple[str | None, bool]:
+    """Store the run or job a parsed delivery carries. Returns ``(repository, failed_job)``."""
+    if ev.repository is None:
+        return None, False
+    repo_id = store.upsert_repository(ev.repository)
+    full_name = ev.repository.full_name
+    if ev.run is not None:
+        run = ev.run
+        attempt = RunAttempt(
+            run_provider_id=run.provider_id,
+            attempt=run.run_attempt,
+            status=run.status,
+            conclusion=run.conclusion,
+            started_at=run.run_started_at,
+            updated_at=run.updated_at,
+            actor=run.actor,
+        )
+        store.ingest_run(repo_id, run, (attempt,), ())
+    if ev.job is not None and not ev.job.run_provider_id:
+        # a check run without a link to its workflow run (GitHub's check_run example has none):
+        # nothing to attach it to; the workflow_job delivery of the same job carries the run
+        return full_name, False
+    if ev.job is not None:
+        job = ev.job
+        run_id = store.run_id(repo_id, job.run_provider_id)
+        if run_id is None:
+            # workflow_job can arrive before workflow_run: a placeholder run, completed later
+            placeholder = WorkflowRun(
+                provider_id=job.run_provider_id,
+                repository=full_name,
+                workflow_name=job.workflow_name,
+                run_attempt=job.run_attempt,
+                branch=job.head_branch,
+                head_sha=job.head_sha or "",
+                status=Status.UNKNOWN,
+            )
+            run_id = store.upsert_run(repo_id, placeholder)
+        store.upsert_jobs(repo_id, run_id, [job])
+        return full_name, job.conclusion is not None and job.conclusion.is_failure
+    return full_name, False
+
+
+def process_pending(
+    store: Store,
+    *,
+    client: GitHubClient | None = None,
+    diagnoser: Diagnoser | None = None,
+    statuses: tuple[str, ...] = ("pending",),
+    since: datetime | None = None,
+    log_max_bytes: int = 20 * 1024 * 1024,
+) -> ProcessReport:
+    """Process stored deliveries in ``statuses`` (oldest first); fetch and diagnose failed-job
+    logs when a ``client`` is given (otherwise they stay pending for ``watch``/``sync``)."""
+    report = ProcessReport()
+    repos_with_failures: set[str] = set()
+    seen: set[int] = set()
+    while True:
+        batch = store.raw_events(status=statuses, source=SOURCE, since=since, limit=500)
+        batch = [raw for raw in batch if raw.id not in seen]
+        if not batch:
+            break
+        for raw in batch:
+            seen.add(raw.id)
+            try:
+                ev = parse_delivery(raw.event, raw.payload)
+                repo, failed_job = apply_event(store, ev)
+            except (WebhookError, MappingError, ValueError) as exc:
+                store.mark_raw_event(raw.id, "failed", f"delivery {raw.key} ({raw.event}): {exc}")
+                report.failed += 1
+                report.problems.append(f"delivery {raw.key} ({raw.event}): {exc}")
+                continue
+            store.mark_raw_event(raw.id, "done")
+            report.done += 1
+            if failed_job and repo:
+                repos_with_failures.add(repo)
+    if client is not None:
+        from cimedic.services.collect import CollectOptions, Collector, CollectReport
+
+        collector = Collector(store, client, diagnoser, CollectOptions(log_max_bytes=log_max_bytes))
+        for repo in sorted(repos_with_failures):
+            sub = CollectReport(repo)
+            collector.fetch_logs(repo, sub)
+            report.logs_fetched += sub.logs_fetched
+            report.problems.extend(sub.problems)
+    return report
+
+
+class DeliveryWorker:
+    """A background thread that processes stored deliveries whenever :meth:`wake` is called
+    (and once at start, to finish what a crash left pending). Not an agent: a worker."""
+
+    def __init__(self, process: Callable[[], ProcessReport]) -> None:
+        self._process = process
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._idle = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="cimedic-deliveries", daemon=True)
+        self.last_report: ProcessReport | None = None
+        self.errors: list[str] = []
+
+    def start(self) -> None:
+        self._wake.set()
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._idle.clear()
+        self._wake.set()
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Block until the worker has processed everything it was woken for (for tests)."""
+        return self._idle.wait(timeout)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(timeout=30)
+            if self._stop.is_set():
+                break
+            self._wake.clear()
+            try:
+                self.last_report = self._process()
+            except Exception as exc:  # keep serving; the delivery stays pending for the next wake
+                self.errors.append(repr(exc))
+            if not self._wake.is_set():
+                self._idle.set()

@@ -1,0 +1,272 @@
+"""Tables of the history store (SQLAlchemy 2 Core). Alembic migrations create them.
+
+Times are stored as timezone-naive UTC ``DateTime`` (SQLite has no time zones; the
+repository converts to aware UTC on the way out). Durations are seconds (``Float``), sizes
+bytes. Provider ids are strings (GitHub's are 64-bit integers; other providers use strings).
+Every natural key has a unique constraint so that ingest is an idempotent upsert.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+repositories = Table(
+    "repositories",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("provider", String(16), nullable=False),
+    Column("full_name", String(255), nullable=False),
+    Column("provider_id", String(64)),
+    Column("default_branch", String(255)),
+    Column("html_url", String(1024)),
+    UniqueConstraint("provider", "full_name", name="uq_repositories_provider_full_name"),
+)
+
+workflows = Table(
+    "workflows",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("repo_id", ForeignKey("repositories.id", ondelete="CASCADE"), nullable=False),
+    Column("provider_id", String(64), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("path", String(1024)),
+    Column("state", String(32)),
+    UniqueConstraint("repo_id", "provider_id", name="uq_workflows_repo_provider_id"),
+)
+
+commits = Table(
+    "commits",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("repo_id", ForeignKey("repositories.id", ondelete="CASCADE"), nullable=False),
+    Column("sha", String(64), nullable=False),
+    Column("message", Text),
+    Column("author", String(255)),
+    Column("timestamp", DateTime),
+    UniqueConstraint("repo_id", "sha", name="uq_commits_repo_sha"),
+)
+
+workflow_runs = Table(
+    "workflow_runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("repo_id", ForeignKey("repositories.id", ondelete="CASCADE"), nullable=False),
+    Column("workflow_id", ForeignKey("workflows.id", ondelete="SET NULL")),
+    Column("provider_id", String(64), nullable=False),
+    Column("workflow_name", String(255)),
+    Column("workflow_path", String(1024)),
+    Column("run_number", Integer),
+    Column("run_attempt", Integer, nullable=False, default=1),
+    Column("name", String(1024)),
+    Column("display_title", Text),
+    Column("event", String(64)),
+    Column("branch", String(255)),
+    Column("head_sha", String(64), nullable=False),
+    Column("actor", String(255)),
+    Column("status", String(32), nullable=False),
+    Column("conclusion", String(32)),
+    Column("created_at", DateTime),
+    Column("run_started_at", DateTime),
+    Column("updated_at", DateTime),
+    Column("duration_s", Float),
+    Column("html_url", String(1024)),
+    UniqueConstraint("repo_id", "provider_id", name="uq_workflow_runs_repo_provider_id"),
+    Index("ix_workflow_runs_repo_created", "repo_id", "created_at"),
+    Index("ix_workflow_runs_created", "created_at"),
+    Index("ix_workflow_runs_head_sha", "repo_id", "head_sha"),
+)
+
+pull_requests = Table(
+    "pull_requests",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", ForeignKey("workflow_runs.id", ondelete="CASCADE"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("head_ref", String(255)),
+    Column("head_sha", String(64)),
+    Column("base_ref", String(255)),
+    Column("url", String(1024)),
+    UniqueConstraint("run_id", "number", name="uq_pull_requests_run_number"),
+)
+
+run_attempts = Table(
+    "run_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", ForeignKey("workflow_runs.id", ondelete="CASCADE"), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("conclusion", String(32)),
+    Column("started_at", DateTime),
+    Column("updated_at", DateTime),
+    Column("actor", String(255)),
+    UniqueConstraint("run_id", "attempt", name="uq_run_attempts_run_attempt"),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("repo_id", ForeignKey("repositories.id", ondelete="CASCADE"), nullable=False),
+    Column("run_id", ForeignKey("workflow_runs.id", ondelete="CASCADE"), nullable=False),
+    Column("provider_id", String(64), nullable=False),
+    Column("run_attempt", Integer, nullable=False, default=1),
+    Column("name", String(1024), nullable=False),
+    Column("workflow_name", String(255)),
+    Column("head_sha", String(64)),
+    Column("head_branch", String(255)),
+    Column("status", String(32), nullable=False),
+    Column("conclusion", String(32)),
+    Column("created_at", DateTime),
+    Column("started_at", DateTime),
+    Column("completed_at", DateTime),
+    Column("queue_s", Float),
+    Column("duration_s", Float),
+    Column("runner_name", String(255)),
+    Column("runner_group", String(255)),
+    Column("labels", JSON),
+    Column("html_url", String(1024)),
+    # pipeline state of the failed-job log: none | pending | stored | expired | error
+    Column("log_state", String(16), nullable=False, default="none"),
+    Column("log_error", Text),
+    UniqueConstraint("repo_id", "provider_id", name="uq_jobs_repo_provider_id"),
+    Index("ix_jobs_created", "created_at"),
+    Index("ix_jobs_run", "run_id"),
+    Index("ix_jobs_log_state", "log_state"),
+)
+
+steps = Table(
+    "steps",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("job_id", ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("name", String(1024), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("conclusion", String(32)),
+    Column("started_at", DateTime),
+    Column("completed_at", DateTime),
+    Column("duration_s", Float),
+    UniqueConstraint("job_id", "number", name="uq_steps_job_number"),
+)
+
+test_reports = Table(
+    "test_reports",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", ForeignKey("workflow_runs.id", ondelete="CASCADE"), nullable=False),
+    Column("job_id", ForeignKey("jobs.id", ondelete="SET NULL")),
+    Column("source", String(1024), nullable=False),
+    Column("dialect", String(32), nullable=False),
+    Column("problems", JSON),
+    Column("ingested_at", DateTime, nullable=False),
+    UniqueConstraint("run_id", "source", name="uq_test_reports_run_source"),
+)
+
+test_cases = Table(
+    "test_cases",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("report_id", ForeignKey("test_reports.id", ondelete="CASCADE"), nullable=False),
+    Column("run_id", ForeignKey("workflow_runs.id", ondelete="CASCADE"), nullable=False),
+    Column("suite", String(1024)),
+    Column("test_id", String(2048), nullable=False),
+    Column("classname", String(1024)),
+    Column("name", String(1024), nullable=False),
+    Column("file", String(1024)),
+    Column("status", String(16), nullable=False),
+    Column("duration_s", Float),
+    Column("retries", Integer, nullable=False, default=0),
+    Column("message", Text),
+    Column("failure_type", String(512)),
+    Index("ix_test_cases_run", "run_id"),
+    Index("ix_test_cases_report", "report_id"),
+)
+
+job_logs = Table(
+    "job_logs",
+    metadata,
+    Column("job_id", ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True),
+    Column("content", LargeBinary, nullable=False),  # zlib-compressed bytes
+    Column("size", Integer, nullable=False),  # uncompressed bytes kept
+    Column("original_size", Integer, nullable=False),  # bytes the provider served
+    Column("truncated", Boolean, nullable=False, default=False),
+    Column("sha256", String(64), nullable=False),
+    Column("fetched_at", DateTime, nullable=False),
+)
+
+diagnoses = Table(
+    "diagnoses",
+    metadata,
+    Column("job_id", ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True),
+    Column("category", String(32), nullable=False),
+    Column("signature", String(64)),
+    Column("summary", Text),
+    Column("transient", Boolean, nullable=False, default=False),
+    Column("cause_id", String(255)),
+    Column("step_name", String(1024)),
+    Column("line", Integer),
+    Column("engine_version", String(32), nullable=False),
+    Column("analyzed_at", DateTime, nullable=False),
+    Column("result", JSON, nullable=False),  # the Diagnosis model, as JSON
+    Index("ix_diagnoses_signature", "signature"),
+)
+
+raw_events = Table(
+    "raw_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("source", String(32), nullable=False),  # webhook | junit | ...
+    Column("key", String(255), nullable=False),  # X-GitHub-Delivery, or a content hash
+    Column("event", String(64), nullable=False),
+    Column("received_at", DateTime, nullable=False),
+    Column("payload", LargeBinary, nullable=False),  # zlib-compressed body, as received
+    Column("meta", JSON),  # small typed context (repository, run id) as given by the caller
+    # processing status: pending | done | failed
+    Column("status", String(16), nullable=False, default="pending"),
+    Column("error", Text),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("processed_at", DateTime),
+    UniqueConstraint("source", "key", name="uq_raw_events_source_key"),
+    Index("ix_raw_events_status", "status"),
+)
+
+etags = Table(
+    "etags",
+    metadata,
+    Column("url", String(2048), primary_key=True),
+    Column("etag", String(255), nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+sync_state = Table(
+    "sync_state",
+    metadata,
+    Column("repo_id", ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True),
+    Column("last_sync_at", DateTime),
+    Column("last_poll_at", DateTime),
+    Column("newest_run_created_at", DateTime),
+)
