@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
+from cimedic.connectors.github_actions.attempts import attempts_from_jobs
 from cimedic.connectors.github_actions.mapping import (
     ArtifactRef,
     MappingError,
-    attempts_from_jobs,
     error_message,
     map_artifact,
     map_artifacts_page,

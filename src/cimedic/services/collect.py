@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from cimedic.connectors.github_actions.attempts import attempts_from_jobs
 from cimedic.connectors.github_actions.client import GitHubClient, GitHubError
-from cimedic.connectors.github_actions.mapping import attempts_from_jobs
 from cimedic.model import Job, WorkflowRun
 from cimedic.store.repository import Store
 

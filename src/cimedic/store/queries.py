@@ -15,7 +15,7 @@ from sqlalchemy import Engine, Select, and_, case, func, or_, select
 from cimedic.model import Conclusion, Status
 from cimedic.model.history import HistoryFilter, JobFact, RunFact, StepAggregate
 from cimedic.store import schema as t
-from cimedic.store.repository import from_db, to_db
+from cimedic.store.base import from_db, to_db
 
 
 def _status(value: str | None) -> Status:

@@ -270,3 +270,7 @@ sync_state = Table(
     Column("last_poll_at", DateTime),
     Column("newest_run_created_at", DateTime),
 )
+
+# Tables of the analyzers (one module each, one migration each); imported here so that
+# ``metadata`` knows every table (Alembic, tests).
+from cimedic.store import schema_anomalies, schema_clusters, schema_flaky, schema_risk  # noqa: E402, F401

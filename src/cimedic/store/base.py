@@ -1,0 +1,84 @@
+"""Shared plumbing of the store: the engine, dialect-aware upserts and UTC time conversion.
+
+The store keeps times as naive UTC (:func:`to_db`) and hands out aware UTC (:func:`from_db`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, and_, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from cimedic.store.engine import make_engine, migrate, safe_url
+
+
+def to_db(value: datetime | None) -> datetime | None:
+    """Aware datetime → naive UTC (how the store keeps times)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def from_db(value: datetime | None) -> datetime | None:
+    """Naive UTC from the database → aware UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return max(0.0, (end - start).total_seconds())
+
+
+class StoreBase:
+    """Engine and upsert helpers of the store at ``url`` (SQLAlchemy URL); migrates unless told not to.
+
+    Raises :class:`cimedic.store.engine.StoreError` when the database cannot be opened or migrated.
+    """
+
+    def __init__(self, url: str, *, migrate_schema: bool = True, engine: Engine | None = None) -> None:
+        self.url = url
+        self.engine = engine or make_engine(url)
+        if migrate_schema:
+            migrate(self.engine)
+        self.dialect = self.engine.dialect.name
+
+    @property
+    def location(self) -> str:
+        """The store URL with any password hidden."""
+        return safe_url(self.url)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ------------------------------------------------------------------ upsert helpers
+    def _insert(self, table: Any) -> Any:
+        return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
+
+    def _upsert(self, conn: Any, table: Any, rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> None:
+        if not rows:
+            return
+        stmt = self._insert(table)
+        cols = [c for c in rows[0] if c not in keys and c != "id"]
+        if cols:
+            stmt = stmt.on_conflict_do_update(
+                index_elements=list(keys), set_={c: stmt.excluded[c] for c in cols}
+            )
+        else:
+            stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
+        conn.execute(stmt, list(rows))
+
+    def _id_of(self, conn: Any, table: Any, **where: Any) -> int:
+        cond = and_(*(table.c[k] == v for k, v in where.items()))
+        return int(conn.execute(select(table.c.id).where(cond)).scalar_one())

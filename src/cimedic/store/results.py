@@ -1,0 +1,211 @@
+"""Store mixin for what analysis produces or reads per job and run: failed-job logs
+(zlib-compressed, tail-capped upstream), diagnoses and test reports."""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, select, update
+
+from cimedic.model import (
+    Diagnosis,
+    TestReport,
+)
+from cimedic.store import schema as t
+from cimedic.store.base import StoreBase, from_db, now_utc, to_db
+
+
+@dataclass(frozen=True, slots=True)
+class StoredLog:
+    """A stored job log: uncompressed ``content`` and sizes in bytes."""
+
+    job_id: int
+    content: bytes
+    size: int
+    original_size: int
+    truncated: bool
+    fetched_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class JobKey:
+    """Identity of a stored job, with what the log pipeline needs."""
+
+    job_id: int
+    repository: str
+    provider_id: str
+    name: str
+    run_provider_id: str
+    conclusion: str | None
+
+
+class ResultsMixin(StoreBase):
+    """Logs, diagnoses and test reports."""
+
+    # ------------------------------------------------------------------ logs
+    def jobs_needing_log(self, repository: str | None = None, limit: int = 1000) -> list[JobKey]:
+        """Failed jobs whose log is not stored yet (``log_state = 'pending'``)."""
+        return self._job_keys(t.jobs.c.log_state == "pending", repository, limit)
+
+    def _job_keys(
+        self, cond: Any, repository: str | None, limit: int, since: datetime | None = None
+    ) -> list[JobKey]:
+        q = (
+            select(
+                t.jobs.c.id,
+                t.repositories.c.full_name,
+                t.jobs.c.provider_id,
+                t.jobs.c.name,
+                t.workflow_runs.c.provider_id,
+                t.jobs.c.conclusion,
+            )
+            .join(t.repositories, t.repositories.c.id == t.jobs.c.repo_id)
+            .join(t.workflow_runs, t.workflow_runs.c.id == t.jobs.c.run_id)
+            .where(cond)
+            .order_by(t.jobs.c.id)
+            .limit(limit)
+        )
+        if repository:
+            q = q.where(t.repositories.c.full_name == repository)
+        if since is not None:
+            q = q.where(t.jobs.c.created_at >= to_db(since))
+        with self.engine.connect() as conn:
+            return [JobKey(int(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in conn.execute(q).all()]
+
+    def save_log(self, job_id: int, content: bytes, *, original_size: int, truncated: bool) -> None:
+        """Store a job log zlib-compressed (replacing a previous one) and mark it ``stored``."""
+        row = {
+            "job_id": job_id,
+            "content": zlib.compress(content, 6),
+            "size": len(content),
+            "original_size": original_size,
+            "truncated": truncated,
+            "sha256": hashlib.sha256(content).hexdigest(),
+            "fetched_at": to_db(now_utc()),
+        }
+        with self.engine.begin() as conn:
+            self._upsert(conn, t.job_logs, [row], ["job_id"])
+            conn.execute(
+                update(t.jobs).where(t.jobs.c.id == job_id).values(log_state="stored", log_error=None)
+            )
+
+    def mark_log(self, job_id: int, state: str, error: str | None = None) -> None:
+        """Record that a log could not be fetched (``expired`` or ``error``) and why."""
+        with self.engine.begin() as conn:
+            conn.execute(update(t.jobs).where(t.jobs.c.id == job_id).values(log_state=state, log_error=error))
+
+    def get_log(self, job_id: int) -> StoredLog | None:
+        with self.engine.connect() as conn:
+            r = conn.execute(select(t.job_logs).where(t.job_logs.c.job_id == job_id)).first()
+        if r is None:
+            return None
+        return StoredLog(
+            job_id=job_id,
+            content=zlib.decompress(r.content),
+            size=r.size,
+            original_size=r.original_size,
+            truncated=bool(r.truncated),
+            fetched_at=from_db(r.fetched_at) or now_utc(),
+        )
+
+    def jobs_with_logs(
+        self,
+        *,
+        since: datetime | None = None,
+        repository: str | None = None,
+        undiagnosed_only: bool = False,
+        limit: int = 1_000_000,
+    ) -> list[JobKey]:
+        """Jobs with a stored log (optionally only those without a diagnosis)."""
+        cond = t.jobs.c.log_state == "stored"
+        if undiagnosed_only:
+            cond = and_(cond, ~t.jobs.c.id.in_(select(t.diagnoses.c.job_id)))
+        return self._job_keys(cond, repository, limit, since)
+
+    # ------------------------------------------------------------------ diagnoses
+    def save_diagnosis(self, job_id: int, diagnosis: Diagnosis, *, engine_version: str) -> None:
+        """Store (or replace) the diagnosis of a job's log."""
+        primary = diagnosis.error_lines[0] if diagnosis.error_lines else None
+        row = {
+            "job_id": job_id,
+            "category": diagnosis.category.value,
+            "signature": diagnosis.signature or None,
+            "summary": (primary.text if primary else diagnosis.summary)[:2000] or None,
+            "transient": diagnosis.transient,
+            "cause_id": diagnosis.cause.id if diagnosis.cause else None,
+            "step_name": diagnosis.failed_step.name if diagnosis.failed_step else None,
+            "line": primary.line if primary else None,
+            "engine_version": engine_version,
+            "analyzed_at": to_db(now_utc()),
+            "result": diagnosis.model_dump(mode="json"),
+        }
+        with self.engine.begin() as conn:
+            self._upsert(conn, t.diagnoses, [row], ["job_id"])
+
+    def get_diagnosis(self, job_id: int) -> Diagnosis | None:
+        with self.engine.connect() as conn:
+            r = conn.execute(
+                select(t.diagnoses.c.result).where(t.diagnoses.c.job_id == job_id)
+            ).scalar_one_or_none()
+        return None if r is None else Diagnosis.model_validate(r)
+
+    # ------------------------------------------------------------------ test reports
+    def save_test_report(self, run_id: int, report: TestReport, job_id: int | None = None) -> int:
+        """Store a parsed test report of a run, replacing an earlier one with the same ``source``."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                delete(t.test_reports).where(
+                    t.test_reports.c.run_id == run_id, t.test_reports.c.source == report.source
+                )
+            )
+            report_id = int(
+                conn.execute(
+                    t.test_reports.insert()
+                    .values(
+                        run_id=run_id,
+                        job_id=job_id,
+                        source=report.source,
+                        dialect=report.dialect,
+                        problems=list(report.problems),
+                        ingested_at=to_db(now_utc()),
+                    )
+                    .returning(t.test_reports.c.id)
+                ).scalar_one()
+            )
+            rows = [
+                {
+                    "report_id": report_id,
+                    "run_id": run_id,
+                    "suite": suite.name,
+                    "test_id": case.test_id,
+                    "classname": case.classname,
+                    "name": case.name,
+                    "file": case.file,
+                    "status": case.status.value,
+                    "duration_s": case.duration,
+                    "retries": case.retries,
+                    "message": case.message[:4000] if case.message else None,
+                    "failure_type": case.failure_type,
+                }
+                for suite in report.suites
+                for case in suite.cases
+            ]
+            if rows:
+                conn.execute(t.test_cases.insert(), rows)
+        # in SQLite, deleting the report cascades to its cases (foreign_keys=ON)
+        return report_id
+
+    def runs_with_test_reports(self, repo_id: int) -> set[int]:
+        """Store ids of the runs of a repository that already have a test report."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(t.test_reports.c.run_id)
+                .join(t.workflow_runs, t.workflow_runs.c.id == t.test_reports.c.run_id)
+                .where(t.workflow_runs.c.repo_id == repo_id)
+                .distinct()
+            ).all()
+        return {int(r[0]) for r in rows}
