@@ -82,3 +82,9 @@ class StoreBase:
     def _id_of(self, conn: Any, table: Any, **where: Any) -> int:
         cond = and_(*(table.c[k] == v for k, v in where.items()))
         return int(conn.execute(select(table.c.id).where(cond)).scalar_one())
+
+    def upsert(self, table: Any, rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> None:
+        """Insert ``rows`` into ``table``, updating the other columns of rows whose ``keys``
+        (a unique constraint) already exist; one transaction. For analyzer modules of the store."""
+        with self.engine.begin() as conn:
+            self._upsert(conn, table, rows, keys)
