@@ -50,8 +50,6 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 TS = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d+)Z ")
 
 
-
-
 def text_lines(path: Path) -> list[str]:
     """Decoded lines without ANSI codes (index 0 is line 1)."""
     return [ANSI.sub("", raw.decode("utf-8", "replace")) for raw in java_readlines(path.read_bytes())]

@@ -33,8 +33,6 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)|\x
 DIAGNOSER, _ = make_diagnoser()
 
 
-
-
 def _cases() -> list[str]:
     if not CIDIFF.is_dir():
         return []

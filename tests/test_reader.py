@@ -35,8 +35,6 @@ CLI = [sys.executable, "-c", "from cimedic.interfaces.cli.app import main; main(
 # --------------------------------------------------------------------------- reference
 
 
-
-
 def java_breaks_before(data: bytes, offset: int) -> int:
     """Number of complete line terminators in ``data[:offset]`` (a ``\\r\\n`` counts once)."""
     prefix = data[:offset]
@@ -76,7 +74,9 @@ def numbered_lines(batches: list[LineBatch]) -> dict[int, bytes]:
 def check_batches(data: bytes, batches: list[LineBatch], *, whole_lines: bool = True) -> None:
     """Invariants of a batch stream over ``data``."""
     # the reader normalizes \r\n and lone \r to \n (same line count); content bytes are kept
-    assert b"".join(b.data for b in batches) == normalize_breaks(data), "batches must concatenate to the input"
+    assert b"".join(b.data for b in batches) == normalize_breaks(data), (
+        "batches must concatenate to the input"
+    )
     for i, batch in enumerate(batches):
         assert batch.data, "no empty batches"
         offset = batch.offset  # byte offset of the batch in the original input
@@ -86,8 +86,12 @@ def check_batches(data: bytes, batches: list[LineBatch], *, whole_lines: bool = 
         if i + 1 < len(batches):
             nxt = batches[i + 1].offset
             # a \r\n pair is never split between two batches
-            assert not (data[nxt - 1 : nxt] == b"\r" and data[nxt : nxt + 1] == b"\n"), f"\\r\\n split after batch {i}"
-            assert normalize_breaks(data[offset:nxt]) == batch.data, f"batch {i} is not its slice of the input"
+            assert not (data[nxt - 1 : nxt] == b"\r" and data[nxt : nxt + 1] == b"\n"), (
+                f"\\r\\n split after batch {i}"
+            )
+            assert normalize_breaks(data[offset:nxt]) == batch.data, (
+                f"batch {i} is not its slice of the input"
+            )
         if whole_lines and i < len(batches) - 1:
             assert batch.data[-1:] == b"\n", f"batch {i} does not end at a line break"
     if whole_lines:

@@ -34,8 +34,6 @@ def java_line_count(data: bytes) -> int:
     return breaks + (1 if data and data[-1:] not in (b"\n", b"\r") else 0)
 
 
-
-
 def check_diagnosis(d: Diagnosis, data: bytes) -> None:
     """Invariants every diagnosis must satisfy, whatever the input."""
     total = java_line_count(data)

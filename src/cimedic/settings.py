@@ -87,6 +87,14 @@ class Settings(BaseSettings):
         default_factory=list, description="Repositories `cimedic watch` polls (owner/name)."
     )
 
+    # --- LLM (optional; every feature except chat works without it) ---
+    llm_base_url: str | None = Field(
+        default=None, description="OpenAI-compatible server URL, e.g. http://127.0.0.1:11434/v1 (Ollama)."
+    )
+    llm_model: str = Field(default="qwen2.5-coder:7b-instruct", description="Model name the server serves.")
+    llm_api_key: str | None = Field(default=None, description="API key, when the server wants one.")
+    llm_timeout: float = Field(default=120.0, gt=0, description="Seconds one LLM call may take.")
+
     # --- metrics ---
     deployment_workflows: list[str] = Field(
         default_factory=list,

@@ -76,7 +76,9 @@ class LogMember:
     _head_loaded: bool = field(default=False, repr=False)
     _read_before: bool = field(default=False, repr=False)
     # (batch size, start of the read, offset, first line) -> (batch, cursor after it), oldest first
-    _recent: dict[tuple[int, int, int, int], tuple[LineBatch, _Cursor]] = field(default_factory=dict, repr=False)
+    _recent: dict[tuple[int, int, int, int], tuple[LineBatch, _Cursor]] = field(
+        default_factory=dict, repr=False
+    )
 
     def _open(self) -> BinaryIO:
         opener = self._opener
@@ -95,7 +97,9 @@ class LogMember:
             self._head_loaded = True
         return self.head
 
-    def batches(self, batch_bytes: int = BATCH_BYTES, start: tuple[int, int] | None = None) -> Iterator[LineBatch]:
+    def batches(
+        self, batch_bytes: int = BATCH_BYTES, start: tuple[int, int] | None = None
+    ) -> Iterator[LineBatch]:
         """Yield the log as :class:`LineBatch` es of whole lines, in order.
 
         ``start`` = ``(offset, first_line)`` of an earlier batch resumes reading there (a
@@ -283,9 +287,7 @@ def _zip_members(real: Path, display: str) -> list[LogMember]:
     chosen.sort(key=lambda i: _natural_key(i.filename))
     members = []
     for info in chosen:
-        members.append(
-            LogMember(f"{display}!{info.filename}", _zip_opener(real, info.filename), in_zip=True)
-        )
+        members.append(LogMember(f"{display}!{info.filename}", _zip_opener(real, info.filename), in_zip=True))
     return members
 
 

@@ -22,14 +22,18 @@ def engine_version() -> str:
 
 
 def diagnose_job(store: Store, diagnoser: Diagnoser, job_id: int, name: str) -> bool:
-    """Diagnose the stored log of ``job_id`` and store the result; False when no log is stored."""
+    """Diagnose the stored log of ``job_id``, store the result and place the failure in its
+    failure cluster (:func:`cimedic.services.failures.assign_cluster`: new vs recurring is
+    known from here on); False when no log is stored."""
     from cimedic.services.diagnose import diagnose_bytes
+    from cimedic.services.failures import assign_cluster
 
     log = store.get_log(job_id)
     if log is None:
         return False
     diagnosis = diagnose_bytes(log.content, name, diagnoser)
     store.save_diagnosis(job_id, diagnosis, engine_version=engine_version())
+    assign_cluster(store, job_id)
     return True
 
 

@@ -20,6 +20,9 @@ What it mimics, endpoint by endpoint (paths as in GitHub's REST API description)
   https://docs.github.com/en/rest/actions/artifacts#download-an-artifact).
 - ``GET /actions/runs/{id}/artifacts``, ``/actions/artifacts``, ``/actions/artifacts/{id}``;
   ``GET /commits/{sha}/pulls`` (https://docs.github.com/en/rest/commits/commits#list-pull-requests-associated-with-a-commit);
+  ``GET /compare/{base}...{head}`` (https://docs.github.com/en/rest/commits/commits#compare-two-commits):
+  the head commits of the history's runs, one linear history per branch (commits ordered by
+  time); ``commits`` paginated by ``per_page`` (default 250) and ``page``, oldest first;
   ``GET /rate_limit``. ``/repositories/{repo_id}/...`` is an alias of ``/repos/{owner}/{repo}/...``
   (GitHub's ``Link`` headers use it).
 - Conditional requests: a strong ``ETag`` (``"<sha256 of the body>"``) on every JSON 200; a
@@ -418,7 +421,56 @@ class GitHubReplay:
             return page(
                 h.pulls_for_commit(full, full_sha), None, lambda p: obj.pull_request(p, repo, api, html)
             )
+        if mm := re.fullmatch(r"/compare/([^/]+?)\.\.\.([^/]+)", rest):
+            return self._compare(repo, mm[1], mm[2], q, params, link_base, api, html)
         return 404, NOT_FOUND, []
+
+    def _compare(self, repo: DemoRepo, base: str, head: str, q: dict[str, str], params: list[tuple[str, str]],
+                 link_base: str, api: str, html: str) -> tuple[int, Any, list[tuple[str, str]]]:  # fmt: skip
+        """Compare two commits of the demo history: each branch is the linear history of its runs'
+        head commits; ``base`` on the head's branch gives ahead/behind/identical, elsewhere
+        ``diverged`` with the head branch's commits newer than ``base``."""
+        runs = [r for r in self.history.runs if r.repo == repo.full_name]
+        by_sha = {r.head_sha: r for r in sorted(runs, key=lambda r: (r.created_at, r.id))}
+
+        def find(ref: str) -> DemoRun | None:
+            ref = ref.lower()
+            return by_sha.get(ref) or next(
+                (r for s, r in by_sha.items() if s.startswith(ref) and len(ref) >= 7), None
+            )
+
+        b, hd = find(base), find(head)
+        if b is None or hd is None:
+            return 404, NOT_FOUND, []
+        line: list[DemoRun] = []
+        for r in by_sha.values():
+            if r.head_branch == hd.head_branch and all(x.head_sha != r.head_sha for x in line):
+                line.append(r)
+        line.sort(key=lambda r: (r.head_commit.timestamp, r.head_sha))
+        shas = [r.head_sha for r in line]
+        hi = shas.index(hd.head_sha)
+        behind = 0
+        if b.head_sha in shas:
+            lo = shas.index(b.head_sha)
+            chosen = line[lo + 1 : hi + 1]
+            behind = max(lo - hi, 0)
+            status = "identical" if lo == hi else ("ahead" if lo < hi else "behind")
+        else:
+            chosen = [r for r in line[: hi + 1] if r.head_commit.timestamp > b.head_commit.timestamp]
+            status = "diverged"
+        per_page = min(max(_int(q.get("per_page"), 250), 1), 250)
+        number = max(_int(q.get("page"), 1), 1)
+        last = max(math.ceil(len(chosen) / per_page), 1)
+        parent = {r.head_sha: (shas[i - 1] if i else None) for i, r in enumerate(line)}
+        page = [
+            obj.commit(r.head_commit, parent.get(r.head_sha), repo, api, html)
+            for r in chosen[(number - 1) * per_page : number * per_page]
+        ]
+        base_obj = obj.commit(b.head_commit, None, repo, api, html)
+        body = obj.comparison(base_obj, base_obj, page, status=status, ahead_by=len(chosen), behind_by=behind,
+                              basehead=f"{base}...{head}", repo=repo, api=api, html=html)  # fmt: skip
+        link = link_header(link_base, params, number, last)
+        return 200, body, [("Link", link)] if link else []
 
     def _runs(self, repo: DemoRepo, q: dict[str, str], page: Callable[..., Any], api: str, html: str,
               workflow_id: int | None = None) -> tuple[int, Any, list[tuple[str, str]]]:  # fmt: skip

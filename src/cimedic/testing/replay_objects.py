@@ -11,6 +11,7 @@ https://docs.github.com/en/rest/actions/workflow-jobs#get-a-job-for-a-workflow-r
 https://docs.github.com/en/rest/actions/artifacts#get-an-artifact,
 https://docs.github.com/en/rest/actions/workflows#get-a-workflow,
 https://docs.github.com/en/rest/commits/commits#list-pull-requests-associated-with-a-commit.
+Commits and comparisons (no bundled example) follow the schemas of "Compare two commits".
 
 ``api`` is the API base URL (``https://api.github.com`` or a replay's loopback URL), ``html`` the
 web base URL (``https://github.com``). Timestamps are ISO 8601 UTC (``2024-05-01T12:00:00Z``).
@@ -277,6 +278,82 @@ def pull_request(
         }
         obj[side]["repo"] = {**obj[side]["repo"], **minimal_repository(repo, api, html), **stamps}
     return obj
+
+
+def commit(
+    c: DemoCommit, parent: str | None, repo: DemoRepo, api: str = GITHUB_API, html: str = GITHUB_WEB
+) -> JSONObj:
+    """A commit as the comparison lists it (schema ``commit`` of GitHub's REST description:
+    https://docs.github.com/en/rest/commits/commits#compare-two-commits). No bundled example
+    has this shape; it is built from the schema's required keys."""
+    base = f"{api}/repos/{repo.full_name}"
+    person = {"name": c.author.name, "email": c.author.email, "date": ts(c.timestamp)}
+    return {
+        "url": f"{base}/commits/{c.sha}",
+        "sha": c.sha,
+        "node_id": base64.b64encode(f"06:Commit{repo.id}:{c.sha}".encode()).decode(),
+        "html_url": f"{html}/{repo.full_name}/commit/{c.sha}",
+        "comments_url": f"{base}/commits/{c.sha}/comments",
+        "commit": {
+            "url": f"{base}/git/commits/{c.sha}",
+            "author": person,
+            "committer": {"name": "GitHub", "email": "noreply@github.com", "date": ts(c.timestamp)},
+            "message": c.message,
+            "comment_count": 0,
+            "tree": {"sha": c.tree_id, "url": f"{base}/git/trees/{c.tree_id}"},
+            "verification": {
+                "verified": False,
+                "reason": "unsigned",
+                "signature": None,
+                "payload": None,
+                "verified_at": None,
+            },
+        },
+        "author": user(c.author, api, html) if c.author.type != "Organization" else None,
+        "committer": None,
+        "parents": []
+        if parent is None
+        else [
+            {
+                "sha": parent,
+                "url": f"{base}/commits/{parent}",
+                "html_url": f"{html}/{repo.full_name}/commit/{parent}",
+            }
+        ],
+    }
+
+
+def comparison(
+    base_commit: JSONObj,
+    merge_base: JSONObj,
+    commits: list[JSONObj],
+    *,
+    status: str,
+    ahead_by: int,
+    behind_by: int,
+    basehead: str,
+    repo: DemoRepo,
+    api: str = GITHUB_API,
+    html: str = GITHUB_WEB,
+) -> JSONObj:
+    """``GET /repos/{owner}/{repo}/compare/{basehead}`` (schema ``commit-comparison``:
+    https://docs.github.com/en/rest/commits/commits#compare-two-commits); ``commits`` is the page
+    of commits (oldest first), ``total_commits`` is ``ahead_by``; ``files`` is empty."""
+    return {
+        "url": f"{api}/repos/{repo.full_name}/compare/{basehead}",
+        "html_url": f"{html}/{repo.full_name}/compare/{basehead}",
+        "permalink_url": f"{html}/{repo.full_name}/compare/{basehead}",
+        "diff_url": f"{html}/{repo.full_name}/compare/{basehead}.diff",
+        "patch_url": f"{html}/{repo.full_name}/compare/{basehead}.patch",
+        "base_commit": base_commit,
+        "merge_base_commit": merge_base,
+        "status": status,
+        "ahead_by": ahead_by,
+        "behind_by": behind_by,
+        "total_commits": ahead_by,
+        "commits": commits,
+        "files": [],
+    }
 
 
 def history_repo(history: DemoHistory, full_name: str) -> DemoRepo:

@@ -171,7 +171,12 @@ class Diagnoser:
             return None
         cause = self.kb.causes[best[2]]
         return CauseMatch(
-            id=cause.id, name=cause.name, fix=cause.fix, category=cause.category, transient=cause.transient, line=best[3]
+            id=cause.id,
+            name=cause.name,
+            fix=cause.fix,
+            category=cause.category,
+            transient=cause.transient,
+            line=best[3],
         )
 
 
@@ -327,7 +332,15 @@ def _sections(scan: ScanResult) -> list[Section]:
         nxt = all_starts[j] if j < len(all_starts) else None
         end = nxt.line - 1 if nxt else max(scan.lines, s.line)
         finished = nxt.ts if nxt and nxt.ts else (scan.last_ts if nxt is None else None)
-        out.append(Section(name=s.name, start_line=s.line, end_line=max(s.line, end), started_at=s.ts, finished_at=finished))
+        out.append(
+            Section(
+                name=s.name,
+                start_line=s.line,
+                end_line=max(s.line, end),
+                started_at=s.ts,
+                finished_at=finished,
+            )
+        )
     return out
 
 
@@ -351,7 +364,9 @@ def _failed_step(sections: list[Section], scan: ScanResult, anchor: Candidate) -
     return None
 
 
-def _category(cause: CauseMatch | None, ranked: list[Candidate], anchor: Candidate, scan: ScanResult) -> Category:
+def _category(
+    cause: CauseMatch | None, ranked: list[Candidate], anchor: Candidate, scan: ScanResult
+) -> Category:
     if cause is not None:
         return cause.category
     for t in scan.terminals:

@@ -83,7 +83,9 @@ class LineScorer:
 
     def __init__(self, kb: CompiledKB, cache: DatabaseCache | None = None) -> None:
         pre = list(PREFILTER) + list(_STRUCTURE_PREFILTER) + kb.prefilter_patterns()
-        self.prefilter: Matcher = build_matcher(pre, [True] * len(pre), multiline=True, cache=cache, use="ends")
+        self.prefilter: Matcher = build_matcher(
+            pre, [True] * len(pre), multiline=True, cache=cache, use="ends"
+        )
         self.patterns: tuple[LinePattern, ...] = LINE_PATTERNS
         # one database for the generic line patterns and the knowledge base: one scan a line
         singles = kb.single_patterns()
@@ -178,7 +180,16 @@ class LineScorer:
         return base, noise, frozenset(kinds), category, tuple(sorted(names)), causes
 
 
-_MARKER_HEADS = ("##[", "Post job cleanup", "section_", "travis_", "$ ", "[Pipeline] ", "[INFO] --- ", "> Task :")
+_MARKER_HEADS = (
+    "##[",
+    "Post job cleanup",
+    "section_",
+    "travis_",
+    "$ ",
+    "[Pipeline] ",
+    "[INFO] --- ",
+    "> Task :",
+)
 _GHA_RUN = re.compile(r"^##\[group\]Run (.*)")
 _GITLAB_START = re.compile(r"^section_start:(\d+):([^\s\[]+)")
 _GITLAB_END = re.compile(r"^section_end:(\d+):([^\s\[]+)")
@@ -374,7 +385,9 @@ class Scanner:
         if text.startswith("[INFO] --- "):
             m = _MAVEN_GOAL.match(text)
             if m:
-                starts.append(SectionStart(line, f"{m.group(1)}:{m.group(3)} ({m.group(4)}) @ {m.group(5)}", 1, when))
+                starts.append(
+                    SectionStart(line, f"{m.group(1)}:{m.group(3)} ({m.group(4)}) @ {m.group(5)}", 1, when)
+                )
                 return True
         if text.startswith("> Task :"):
             m = _GRADLE_TASK.match(text)

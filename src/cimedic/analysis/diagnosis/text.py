@@ -75,7 +75,13 @@ def parse_ts(ts: str) -> datetime | None:
 _DETECT = (
     (LogFormat.GITLAB, re.compile(rb"section_start:\d+:|Running with gitlab-runner")),
     (LogFormat.TRAVIS, re.compile(rb"travis_fold:|travis_time:|Worker information|travis-ci")),
-    (LogFormat.JENKINS, re.compile(rb"\[Pipeline\]|^Started by |Building in workspace|\[EnvInject\]|Running as SYSTEM|^Building on |Jenkins", re.M)),
+    (
+        LogFormat.JENKINS,
+        re.compile(
+            rb"\[Pipeline\]|^Started by |Building in workspace|\[EnvInject\]|Running as SYSTEM|^Building on |Jenkins",
+            re.M,
+        ),
+    ),
 )
 _GH_TSV = re.compile(rb"^[^\t\n]+\t[^\t\n]+\t\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", re.M)
 _GH_TS = re.compile(rb"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z ", re.M)

@@ -8,7 +8,7 @@ The transport is the injected :class:`httpx.Client` (tests pass one with an
 GitHub docs: "Using pagination in the REST API" (``Link: <...>; rel="next"``, ``per_page`` at
 most 100), "Workflow runs" ("This endpoint will return up to 1,000 results for each search when
 using the following parameters: actor, branch, check_suite_id, created, event, head_sha,
-status"), "Workflow jobs", "Artifacts", "Commits" (pull requests of a commit).
+status"), "Workflow jobs", "Artifacts", "Commits" (pull requests of a commit, compare two commits).
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from cimedic.connectors.github_actions.mapping import (
     ArtifactRef,
     MappingError,
     map_artifacts_page,
+    map_compare,
     map_job,
     map_jobs_page,
     map_pull_requests,
@@ -47,7 +48,7 @@ from cimedic.connectors.github_actions.mapping import (
     map_runs_page,
     map_workflows_page,
 )
-from cimedic.model.ci import Job, PullRequestRef, Repository, Workflow, WorkflowRun
+from cimedic.model.ci import CommitRef, Job, PullRequestRef, Repository, Workflow, WorkflowRun
 
 log = logging.getLogger(__name__)
 
@@ -358,6 +359,19 @@ class GitHubClient:
             f"{self._repo(full_name)}/commits/{sha}/pulls", {"per_page": PER_PAGE}, self._auth_for(full_name)
         ):
             out.extend(self._map(response, map_pull_requests))
+        return out
+
+    def compare_commits(self, full_name: str, base: str, head: str, *, max_pages: int = 3) -> list[CommitRef]:
+        """Commits reachable from ``head`` and not from ``base`` (``git log base..head``), oldest
+        first: ``GET /repos/{o}/{r}/compare/{base}...{head}`` (REST "Compare two commits"),
+        ``per_page`` 100, following ``Link`` for at most ``max_pages`` pages. ``base`` and
+        ``head`` are SHAs, branches or tags. Raises :class:`GitHubError` (404: unknown commit)."""
+        path = f"{self._repo(full_name)}/compare/{quote(base, safe='')}...{quote(head, safe='')}"
+        out: list[CommitRef] = []
+        for response in self._pages(
+            path, {"per_page": PER_PAGE}, self._auth_for(full_name), max_pages=max_pages
+        ):
+            out.extend(self._map(response, map_compare))
         return out
 
 

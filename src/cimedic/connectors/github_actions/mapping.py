@@ -341,6 +341,30 @@ def map_pull_requests(obj: object) -> list[PullRequestRef]:
     return _each(holder, "items", obj, map_pull_request)
 
 
+def _map_compare_commit(obj: object) -> CommitRef:
+    r = _Reader(obj, "commit", id_field="sha")
+    git = r.sub("commit", "git commit", id_field=None)
+    author = git.sub("author", "git author", id_field=None) if git is not None else None
+    name = author.opt_str("name") if author is not None else None
+    return CommitRef(
+        sha=r.str_("sha"),
+        message=git.opt_str("message") if git is not None else None,
+        author=name or r.login("author"),
+        timestamp=author.time("date") if author is not None else None,
+    )
+
+
+def map_compare(obj: object) -> list[CommitRef]:
+    """Map a comparison (REST "Compare two commits", ``GET /repos/{o}/{r}/compare/{base}...{head}``)
+    into its ``commits``, in the order GitHub gives them (chronological, oldest first): ``sha``,
+    ``commit.message``, ``commit.author.name`` (else the ``author`` account's login) and
+    ``commit.author.date``. Raises :class:`MappingError` when ``commits`` is missing or malformed."""
+    r = _Reader(obj, "comparison", id_field=None)
+    if "commits" not in r.obj:
+        raise r.fail("commits", "missing")
+    return _each(r, "commits", r.list_("commits"), _map_compare_commit)
+
+
 # --------------------------------------------------------------------------- errors, apps, hooks
 
 

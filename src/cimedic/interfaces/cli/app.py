@@ -5,10 +5,14 @@ from __future__ import annotations
 import typer
 
 from cimedic.interfaces.cli import analyze as _analyze
+from cimedic.interfaces.cli import anomalies as _anomalies
 from cimedic.interfaces.cli import causes as _causes
 from cimedic.interfaces.cli import collect as _collect
 from cimedic.interfaces.cli import demo as _demo
+from cimedic.interfaces.cli import failures as _failures
+from cimedic.interfaces.cli import flaky as _flaky
 from cimedic.interfaces.cli import history as _history
+from cimedic.interfaces.cli import risk as _risk
 from cimedic.interfaces.cli import serve as _serve
 from cimedic.interfaces.cli import stats as _stats
 
@@ -18,6 +22,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
 )
 app.command("analyze")(_analyze.analyze)
 app.add_typer(_causes.app, name="causes")
@@ -28,6 +33,12 @@ app.command("stats")(_stats.stats)
 app.command("serve")(_serve.serve)
 app.command("reprocess")(_history.reprocess)
 app.add_typer(_history.ingest_app, name="ingest")
+app.add_typer(_failures.app, name="failures")
+app.command("flaky")(_flaky.flaky)
+app.add_typer(_flaky.quarantine_app, name="quarantine")
+app.command("anomalies")(_anomalies.anomalies)
+app.command("culprits")(_anomalies.culprits)
+app.add_typer(_risk.app, name="risk")
 
 
 @app.callback(invoke_without_command=True)

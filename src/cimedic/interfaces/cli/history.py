@@ -47,12 +47,16 @@ def reprocess(
     report.problems.extend(deliveries.problems)
     with progress_bar(fmt is ListFormat.text) as progress:
         rediagnose(st, diagnoser, since=start, repository=repo, report=report, progress=progress)
+    from cimedic.services.failures import recluster
+
+    clusters = recluster(st)
     if fmt is ListFormat.json:
-        typer.echo(json.dumps(asdict(report), indent=2))
+        typer.echo(json.dumps({**asdict(report), "clusters": asdict(clusters)}, indent=2))
         return
     typer.echo(
         f"deliveries: {report.raw_done} processed, {report.raw_failed} failed; "
-        f"logs: {report.diagnosed} diagnosed, {report.changed_signatures} with a new signature"
+        f"logs: {report.diagnosed} diagnosed, {report.changed_signatures} with a new signature; "
+        f"failure clusters rebuilt: {clusters.clusters} clusters of {clusters.failures} failures"
     )
     for problem in report.problems[:20]:
         typer.echo(f"  problem: {problem}", err=True)
