@@ -79,7 +79,7 @@ def test_culprits_names_the_dependency_bump_for_the_tidy_failure(env: Path, demo
     tidy = [r for r in scan["reports"] if r["key"]["job"] == TIDY_JOB]
     assert len(tidy) == 1
     r = tidy[0]
-    assert r["branch"] == "main" and r["category"] == "dependency" and r["key"]["signature"]
+    assert r["branch"] == "main" and r["category"] == "dependency" and r["key"]["cluster_id"]
     assert r["last_green"]["head_sha"] == last_green and r["first_red"]["head_sha"] == first_red
     assert r["red_runs"] >= 2 and r["fixed_by"] is not None and not r["ongoing"]
     assert [c["sha"] for c in r["commits"]] == [first_red]
@@ -103,17 +103,18 @@ def test_culprits_text_says_a_pr_failing_like_main_is_not_the_cause(env: Path, d
     assert f"1.00 {first_red[:7]} Merge pull request #" in out
     assert "also fails on main" in out and "not caused by the pull request" in out
     data = json.loads(_run("culprits", "--db", db, "--format", "json").output)
-    sig = next(
-        r["key"]["signature"]
+    # the command keys failures by their failure cluster (near-duplicates are one failure)
+    cid = next(
+        r["key"]["cluster_id"]
         for r in data["reports"]
         if r["branch"] == "main" and r["key"]["job"] == TIDY_JOB
     )
-    pr = [r for r in data["reports"] if r["is_pull_request"] and r["key"]["signature"] == sig]
+    pr = [r for r in data["reports"] if r["is_pull_request"] and r["key"]["cluster_id"] == cid]
     assert pr and all(r["also_fails_on_base"] and r["pr_not_cause"] for r in pr)
-    others = [r for r in data["reports"] if r["is_pull_request"] and r["key"]["signature"] != sig]
+    others = [r for r in data["reports"] if r["is_pull_request"] and r["key"]["cluster_id"] != cid]
     assert others and not any(r["pr_not_cause"] for r in others)  # failures of the PRs' own making
-    only = json.loads(_run("culprits", "--db", db, "--signature", sig[:8], "--format", "json").output)
-    assert {r["key"]["signature"] for r in only["reports"]} == {sig}
+    only = json.loads(_run("culprits", "--db", db, "--cluster", cid[:8], "--format", "json").output)
+    assert only["reports"] and {r["key"]["cluster_id"] for r in only["reports"]} == {cid}
 
 
 def test_culprits_asks_the_compare_api_when_github_is_configured(env: Path, demo, monkeypatch) -> None:  # type: ignore[no-untyped-def]

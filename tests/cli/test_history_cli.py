@@ -55,6 +55,12 @@ def test_demo_fills_the_default_store_and_stats_shows_it(env: Path) -> None:
     assert stats.exit_code == 0
     data = json.loads(stats.output)
     assert data["runs"]["total"] >= 50 and data["reruns"]["reruns"] >= 1
+    # the analyzers ran on the demo and their findings show in stats
+    assert "Findings" in result.output
+    f = data["findings"]
+    assert f["clusters"] >= 5 and f["recurring_clusters"] >= 1
+    assert f["flaky_tests"] >= 1 and f["flaky_jobs"] >= 1 and f["broken_subjects"] >= 1
+    assert f["culprit_reports"] >= 1 and f["risk_model"] and f["scored_runs"] >= 1
     # running the demo again rebuilds the same history (no duplicates)
     counts = Store(f"sqlite:///{default_db}").counts()
     assert _run("demo", "--format", "json").exit_code == 0

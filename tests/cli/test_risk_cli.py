@@ -53,6 +53,16 @@ def _run(*args: str) -> object:
 
 
 def test_train_show_and_score_on_the_demo_store(db: str) -> None:
+    # `cimedic demo` already trained a model (refresh_findings): start from an empty store
+    from sqlalchemy import delete
+
+    from cimedic.store.repository import Store
+    from cimedic.store.schema_risk import risk_models
+
+    st = Store(db if "://" in db else f"sqlite:///{db}")
+    with st.engine.begin() as conn:
+        conn.execute(delete(risk_models))
+    st.close()
     before = _run("show", "--db", db)
     assert before.exit_code == 0 and "No risk model trained yet" in before.output
     missing = _run("score", "--db", db)

@@ -80,7 +80,7 @@ ALPHA = 0.01
 """Two-sided significance level of the Mann-Whitney U test that keeps a change point."""
 MIN_RELATIVE_CHANGE = 0.20
 """Smallest relative change of the median worth reporting (20 %): below the run-to-run spread
-of most pipelines (``bench/anomalies_lrts.md`` measures the spread on the LRTS builds)."""
+of most pipelines (``bench/README.md`` (``anomalies_lrts.py``) measures the spread on the LRTS builds)."""
 MIN_ABSOLUTE_CHANGE_S = 10.0
 """Smallest absolute change of the median worth reporting, seconds (a 3 s step that doubles
 is not a regression anyone acts on)."""

@@ -21,6 +21,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
+from cimedic.model.findings import FindingsSummary
+
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -253,6 +255,7 @@ class PipelineStats(_Frozen):
     failing_steps: tuple[FailingItem, ...] = ()
     categories: tuple[CategoryShare, ...] = ()
     dora: DoraMetrics | None = None
+    findings: FindingsSummary | None = None
 
     @property
     def is_empty(self) -> bool:

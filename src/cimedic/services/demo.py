@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from cimedic.analysis.diagnosis import Diagnoser
     from cimedic.connectors.github_actions.client import GitHubClient
+    from cimedic.services.findings import RefreshReport
 
 DEMO_TOKEN = "ghp_cimedicDemoReplayToken000000000000"
 
@@ -33,6 +34,7 @@ class DemoReport:
     reports: list[CollectReport] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     days: int = 0
+    findings: RefreshReport | None = None
 
 
 def run_demo(
@@ -72,5 +74,8 @@ def run_demo(
         out.reports.append(
             collector.sync(repo.full_name, since=first - timedelta(hours=1), until=now + timedelta(minutes=1))
         )
+    from cimedic.services.findings import refresh_findings
+
+    out.findings = refresh_findings(store, now=now)
     out.counts = store.counts()
     return out

@@ -30,6 +30,7 @@ def pipeline_stats(
     deployment_patterns: Sequence[str] = (),
     now: datetime | None = None,
     top: int = 10,
+    findings: bool = True,
 ) -> PipelineStats:
     """Metrics of the runs and jobs created in ``[since, now)`` (UTC) that match the filters.
 
@@ -39,6 +40,9 @@ def pipeline_stats(
     or ``None`` for the whole history. ``now`` defaults to the current time. ``by`` selects
     the breakdown (``workflow``, ``job`` or ``step``), ``deployment_patterns`` the
     ``deployment_workflows`` globs of the DORA metrics, ``top`` the length of the lists.
+
+    With ``findings`` the summary of the stored analyzer findings over the same window and
+    repository is attached (:func:`cimedic.services.findings.findings_summary`).
 
     Reads through ``cimedic.store.queries`` (three queries); raises ``ValueError`` for an
     unknown ``by`` or ``top < 1`` and lets SQLAlchemy errors of the store propagate.
@@ -61,7 +65,7 @@ def pipeline_stats(
     runs = queries.run_facts(store.engine, f)
     jobs = queries.job_facts(store.engine, f)
     steps = queries.step_aggregates(store.engine, f)
-    return compute_stats(
+    result = compute_stats(
         runs,
         jobs,
         steps,
@@ -72,3 +76,9 @@ def pipeline_stats(
         top=top,
         filters=StatsFilters(repository=repository, workflow=workflow, branch=branch),
     )
+    if not findings:
+        return result
+    from cimedic.services.findings import findings_summary
+
+    summary = findings_summary(store, repository=repository, since=f.since, now=until)
+    return result.model_copy(update={"findings": summary})

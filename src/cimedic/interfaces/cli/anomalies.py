@@ -83,6 +83,9 @@ def culprits(
     signature: str | None = typer.Option(
         None, "--signature", help="Only this diagnosis signature (or a prefix of at least 6 characters)."
     ),
+    cluster: str | None = typer.Option(
+        None, "--cluster", help="Only the failures of this failure cluster (its id or a unique prefix)."
+    ),
     compare: bool | None = typer.Option(
         None,
         "--compare/--no-compare",
@@ -117,9 +120,26 @@ def culprits(
         except (ValueError, OSError) as exc:
             st.close()
             fail(f"cannot set up the GitHub client: {exc}")
+    from cimedic.services.failures import ClusterNotFound, resolve_cluster_id
+    from cimedic.services.findings import cluster_map
+
+    cluster_id = None
+    if cluster is not None:
+        try:
+            cluster_id = resolve_cluster_id(st, cluster)
+        except ClusterNotFound as exc:
+            st.close()
+            fail(str(exc))
     try:
         scan = detect_culprits(
-            st, repository=repo, branch=branch, since=window, signature=signature, compare=compare_fn
+            st,
+            repository=repo,
+            branch=branch,
+            since=window,
+            signature=signature,
+            cluster_of=cluster_map(st),
+            cluster_id=cluster_id,
+            compare=compare_fn,
         )
     except SQLAlchemyError as exc:
         fail(f"cannot read store {st.location}: {type(exc).__name__}: {_one_line(exc)}")

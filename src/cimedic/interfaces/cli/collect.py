@@ -52,6 +52,20 @@ def _collector(cfg, st, *, progress, fetch_logs: bool = True):  # type: ignore[n
     return Collector(st, client, diagnoser, options, progress)
 
 
+def _refresh(st, repo: str, collector, fmt: ListFormat) -> None:  # type: ignore[no-untyped-def]
+    """Update the analyzers' findings (flaky, anomalies, culprits, risk) after new history."""
+    from cimedic.services.findings import refresh_findings
+
+    report = refresh_findings(st, repository=repo, compare=collector.client.compare_commits)
+    for problem in report.problems:
+        typer.echo(f"cimedic: warning: {problem}", err=True)
+    if fmt is ListFormat.text:
+        typer.echo(
+            f"findings: {report.flaky} flaky, {report.broken} broken, {report.anomalies} anomalies, "
+            f"{report.culprits} culprit reports; failure risk: {report.risk or 'no model'}"
+        )
+
+
 def _check_repo(repo: str) -> str:
     owner, _, name = repo.partition("/")
     if not owner or not name or "/" in name:
@@ -86,6 +100,7 @@ def sync(
         except GitHubError as exc:
             fail(f"GitHub: {exc}")
     _print_report(report, fmt)
+    _refresh(st, repo, collector, fmt)
 
 
 def watch(
@@ -115,11 +130,18 @@ def watch(
         started = time.monotonic()
         for repo in targets:
             try:
-                _print_report(collector.poll(repo), fmt)
+                report = collector.poll(repo)
             except GitHubError as exc:
                 typer.echo(f"cimedic: warning: {repo}: GitHub: {exc}", err=True)
+                continue
+            _print_report(report, fmt)
+            if report.runs_ingested:
+                _refresh(st, repo, collector, fmt)
         if time.monotonic() - last_retention > 3600:
+            from cimedic.services.risk import retrain_if_due
+
             st.apply_retention(log_days=cfg.log_retention_days, raw_days=cfg.raw_retention_days)
+            retrain_if_due(st)
             last_retention = time.monotonic()
         if once:
             return

@@ -50,6 +50,10 @@ def reprocess(
     from cimedic.services.failures import recluster
 
     clusters = recluster(st)
+    from cimedic.services.findings import refresh_findings
+
+    refreshed = refresh_findings(st, repository=repo)
+    report.problems.extend(refreshed.problems)
     if fmt is ListFormat.json:
         typer.echo(json.dumps({**asdict(report), "clusters": asdict(clusters)}, indent=2))
         return

@@ -27,8 +27,19 @@ def serve(
     client = bootstrap.github_client(cfg, st) if (cfg.github_token or cfg.github_app_id) else None
     diagnoser, _problems = bootstrap.diagnoser(cfg)
 
+    import time
+
+    from cimedic.services.findings import refresh_findings
+
+    last_refresh = [0.0]
+
     def process():  # type: ignore[no-untyped-def]
-        return process_pending(st, client=client, diagnoser=diagnoser, log_max_bytes=cfg.log_max_bytes)
+        report = process_pending(st, client=client, diagnoser=diagnoser, log_max_bytes=cfg.log_max_bytes)
+        # analyzers over the new history, at most every 10 minutes (clusters are assigned at ingest)
+        if report.done and time.monotonic() - last_refresh[0] > 600:
+            refresh_findings(st, compare=client.compare_commits if client is not None else None)
+            last_refresh[0] = time.monotonic()
+        return report
 
     app = create_app(
         st,

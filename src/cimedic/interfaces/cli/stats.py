@@ -11,6 +11,7 @@ import typer
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from cimedic.model.findings import FindingsSummary
     from cimedic.model.metrics import FailingItem, GroupStats, PipelineStats
 
 
@@ -250,6 +251,9 @@ def print_stats(s: PipelineStats, location: str) -> None:
         )
         console.print(t)
 
+    if s.findings is not None:
+        _print_findings(console, s.findings)
+
 
 def _print_groups(console: Console, groups: tuple[GroupStats, ...], by: str) -> None:
     from rich.markup import escape
@@ -278,3 +282,34 @@ def _print_failing(console: Console, title: str, items: tuple[FailingItem, ...])
             escape(_name(i.workflow, i.job, i.step)), f"{i.failures:,}", f"{i.count:,}", rate_text(i.rate)
         )
     console.print(t)
+
+
+def _print_findings(console: Console, f: FindingsSummary) -> None:
+    """The stored findings of the analyzers, with the command that shows each kind."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    t = Table(title="Findings", title_justify="left", show_header=False)
+    t.add_row(
+        "failure clusters",
+        f"{f.clusters} ({f.new_clusters} first seen in the window, {f.recurring_clusters} recurring)",
+        "cimedic failures",
+    )
+    t.add_row(
+        "flaky",
+        f"{f.flaky_tests} tests, {f.flaky_jobs} jobs; {f.broken_subjects} broken; {f.quarantined_tests} quarantined",
+        "cimedic flaky",
+    )
+    t.add_row("anomalies", str(f.anomalies), "cimedic anomalies")
+    t.add_row("culprit reports", str(f.culprit_reports), "cimedic culprits")
+    risk = (
+        f"{f.high_risk_runs} of {f.scored_runs} scored runs at >= {f.high_risk_threshold:.0%} (model {f.risk_model})"
+        if f.risk_model
+        else "no model yet"
+    )
+    t.add_row("failure risk", risk, "cimedic risk show")
+    console.print(t)
+    for line in f.top:
+        short = line.detail if len(line.detail) <= 60 else line.detail[:59] + "…"
+        detail = f" [dim]({escape(short)})[/dim]" if short else ""
+        console.print(f"  [bold]{escape(line.kind)}[/bold]: {escape(line.title)}{detail}")
