@@ -95,6 +95,21 @@ class Settings(BaseSettings):
     llm_api_key: str | None = Field(default=None, description="API key, when the server wants one.")
     llm_timeout: float = Field(default=120.0, gt=0, description="Seconds one LLM call may take.")
 
+    # --- agent (bounded loop) ---
+    agent_max_steps: int = Field(default=6, ge=1, le=40, description="Most model calls per agent/chat turn.")
+    agent_max_tokens: int = Field(default=12000, ge=256, description="Token budget per agent/chat turn.")
+    agent_max_seconds: float = Field(default=180.0, gt=0, description="Wall-clock budget per turn, seconds.")
+
+    # --- self-healing and notifications ---
+    remediation_policy: Path | None = Field(
+        default=None, description="YAML re-run policy file (default: the bundled policy, dry-run)."
+    )
+    notify_urls: list[str] = Field(default_factory=list, description="apprise URLs to notify (Slack, email, ...).")
+    notify_quiet_hours: str | None = Field(
+        default=None, description="HH:MM-HH:MM (UTC) when only digests are sent, e.g. 22:00-07:00."
+    )
+    notify_github_issues: bool = Field(default=False, description="Open a GitHub issue for each new failure cluster.")
+
     # --- metrics ---
     deployment_workflows: list[str] = Field(
         default_factory=list,

@@ -273,4 +273,13 @@ sync_state = Table(
 
 # Tables of the analyzers (one module each, one migration each); imported here so that
 # ``metadata`` knows every table (Alembic, tests).
-from cimedic.store import schema_anomalies, schema_clusters, schema_flaky, schema_risk  # noqa: E402, F401
+from cimedic.store import (  # noqa: E402, F401
+    schema_actions,
+    schema_anomalies,
+    schema_chat,
+    schema_clusters,
+    schema_flaky,
+    schema_llm,
+    schema_notify,
+    schema_risk,
+)
