@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from cimedic.interfaces.cli import agent_mode as _agent_mode
 from cimedic.interfaces.cli import analyze as _analyze
 from cimedic.interfaces.cli import anomalies as _anomalies
 from cimedic.interfaces.cli import causes as _causes
@@ -39,6 +40,7 @@ app.add_typer(_flaky.quarantine_app, name="quarantine")
 app.command("anomalies")(_anomalies.anomalies)
 app.command("culprits")(_anomalies.culprits)
 app.add_typer(_risk.app, name="risk")
+app.command("agent")(_agent_mode.agent)
 
 
 @app.callback(invoke_without_command=True)
@@ -55,3 +57,7 @@ def _root(
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+if __name__ == "__main__":
+    main()
