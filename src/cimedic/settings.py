@@ -104,11 +104,15 @@ class Settings(BaseSettings):
     remediation_policy: Path | None = Field(
         default=None, description="YAML re-run policy file (default: the bundled policy, dry-run)."
     )
-    notify_urls: list[str] = Field(default_factory=list, description="apprise URLs to notify (Slack, email, ...).")
+    notify_urls: list[str] = Field(
+        default_factory=list, description="apprise URLs to notify (Slack, email, ...)."
+    )
     notify_quiet_hours: str | None = Field(
         default=None, description="HH:MM-HH:MM (UTC) when only digests are sent, e.g. 22:00-07:00."
     )
-    notify_github_issues: bool = Field(default=False, description="Open a GitHub issue for each new failure cluster.")
+    notify_github_issues: bool = Field(
+        default=False, description="Open a GitHub issue for each new failure cluster."
+    )
 
     # --- metrics ---
     deployment_workflows: list[str] = Field(

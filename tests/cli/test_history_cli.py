@@ -139,3 +139,17 @@ def test_reprocess_rediagnoses_stored_logs(env: Path) -> None:
     assert result.exit_code == 0
     report = json.loads(result.output)
     assert report["diagnosed"] >= 5 and report["changed_signatures"] == 0
+
+
+def test_agent_once_runs_every_job_on_the_demo_store(env: Path) -> None:
+    db = str(env / "agent.db")
+    assert _run("demo", "--db", db).exit_code == 0
+    result = _run("agent", "--once", "--db", db)
+    assert result.exit_code == 0, result.output
+    assert "housekeeping: ok" in result.output and "heal: ok" in result.output
+    assert "notify: ok" in result.output and "report-daily: ok" in result.output
+    assert list((env / "data" / "reports").glob("weekly-*.html"))
+    audit = _run("actions", "--db", db, "--format", "json")
+    assert audit.exit_code == 0
+    # dry-run by default: transient failures are `would_rerun`, the rest skipped with a reason
+    assert "would_rerun" in audit.output and "not_transient" in audit.output

@@ -25,6 +25,10 @@ What it mimics, endpoint by endpoint (paths as in GitHub's REST API description)
   time); ``commits`` paginated by ``per_page`` (default 250) and ``page``, oldest first;
   ``GET /rate_limit``. ``/repositories/{repo_id}/...`` is an alias of ``/repos/{owner}/{repo}/...``
   (GitHub's ``Link`` headers use it).
+- ``POST /repos/{owner}/{repo}/issues``: 201 and the new issue (kept in ``GitHubReplay.issues``).
+- ``POST /actions/runs/{id}/rerun-failed-jobs``: 201 ``{}`` and a new ``queued`` attempt; 403
+  while the run is not completed or when it is over 30 days old
+  (https://docs.github.com/en/rest/actions/workflow-runs#re-run-failed-jobs-from-a-workflow-run).
 - Conditional requests: a strong ``ETag`` (``"<sha256 of the body>"``) on every JSON 200; a
   matching ``If-None-Match`` gets 304 with no body and does not count against the rate limit
   (https://docs.github.com/en/rest/using-the-rest-api/best-practices-for-using-the-rest-api#use-conditional-requests-if-appropriate).
@@ -46,7 +50,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -54,7 +58,7 @@ import httpx
 
 from cimedic.testing import replay_objects as obj
 from cimedic.testing.demo_history import append_run
-from cimedic.testing.demo_model import DemoHistory, DemoRepo, DemoRun
+from cimedic.testing.demo_model import DemoAttempt, DemoHistory, DemoRepo, DemoRun
 from cimedic.testing.replay_http import (
     BAD_CREDENTIALS,
     CAP_422,
@@ -268,6 +272,12 @@ class GitHubReplay:
             user_id = next((r.owner.id for r in self.history.repos), 1)
             return self._json(request, 403, primary_rate_limit_body(user_id), counted=False)
         params = parse_qsl(raw_query, keep_blank_values=True)
+        if request.method == "POST" and re.fullmatch(r"/repos/[^/]+/[^/]+/issues", path):
+            status, body, extra = self._post_issue(path, request.content, api, blob)
+            return self._json(request, status, body, extra=extra)
+        if request.method == "POST":
+            status, body, extra = self._post(path)
+            return self._json(request, status, body, extra=extra)
         status, body, extra = self._route(path, dict(params), params, api, blob)
         if status == 302:
             self._used += 1
@@ -425,6 +435,25 @@ class GitHubReplay:
             return self._compare(repo, mm[1], mm[2], q, params, link_base, api, html)
         return 404, NOT_FOUND, []
 
+    def _post(self, path: str) -> tuple[int, Any, list[tuple[str, str]]]:
+        """``POST .../actions/runs/{id}/rerun-failed-jobs``: 201 ``{}`` and a new attempt of the
+        run, ``queued`` with no jobs yet (what GitHub shows right after the request); 403 while
+        the run is not completed or when it was created over 30 days ago (GitHub refuses both)."""
+        m = re.fullmatch(r"/repos/([^/]+)/([^/]+)/actions/runs/(\d+)/rerun-failed-jobs", path)
+        run = self.history.run(int(m[3])) if m else None
+        if m is None or run is None or run.repo.lower() != f"{m[1]}/{m[2]}".lower():
+            return 404, NOT_FOUND, []
+        last = run.attempts[-1]
+        now = datetime.fromtimestamp(self.clock(), UTC).replace(microsecond=0)
+        if last.status != "completed":
+            return 403, error_body(403, "This workflow is already running"), []
+        if now - run.created_at > timedelta(days=30):
+            msg = "Unable to re-run this workflow run because it was created over a month ago"
+            return 403, error_body(403, msg), []
+        start = max(now, last.updated_at + timedelta(seconds=1))
+        run.attempts.append(DemoAttempt(last.number + 1, start, start, "queued", None, last.triggering_actor))
+        return 201, {}, []
+
     def _compare(self, repo: DemoRepo, base: str, head: str, q: dict[str, str], params: list[tuple[str, str]],
                  link_base: str, api: str, html: str) -> tuple[int, Any, list[tuple[str, str]]]:  # fmt: skip
         """Compare two commits of the demo history: each branch is the linear history of its runs'
@@ -503,6 +532,47 @@ class GitHubReplay:
             return o
 
         return page(runs, "workflow_runs", build, filtered=any(k in q for k in _RUN_FILTERS))  # type: ignore[no-any-return]
+
+    # -- issues (cimedic notify) -------------------------------------------------------
+    @property
+    def issues(self) -> list[dict[str, Any]]:
+        """Issues created through ``POST /repos/{o}/{r}/issues``, in order (GitHub's JSON)."""
+        issues: list[dict[str, Any]] = self.__dict__.setdefault("_issues", [])
+        return issues
+
+    def _post_issue(
+        self, path: str, content: bytes, api: str, blob: str
+    ) -> tuple[int, Any, list[tuple[str, str]]]:
+        """``POST /repos/{o}/{r}/issues`` (REST "Create an issue",
+        https://docs.github.com/en/rest/issues/issues#create-an-issue): 201 and the issue
+        (``number``, ``html_url``, ``title``, ``body``, ``labels``, ``state: open``); 404 for an
+        unknown repository; 422 ``Validation Failed`` without a ``title``."""
+        m = re.fullmatch(r"/repos/([^/]+)/([^/]+)/issues", path)
+        repo = self.history.repo(f"{m[1]}/{m[2]}") if m else None
+        if repo is None:
+            return 404, NOT_FOUND, []
+        try:
+            data = json.loads(content or b"{}")
+        except ValueError:
+            return 400, error_body(400, "Problems parsing JSON"), []
+        if not isinstance(data, dict) or not isinstance(data.get("title"), str) or not data["title"]:
+            return 422, error_body(422, "Validation Failed"), []
+        html = (
+            obj.GITHUB_WEB if api == obj.GITHUB_API else str(httpx.URL(api).copy_with(path="/")).rstrip("/")
+        )
+        number = len(self.issues) + 1
+        issue = {
+            "id": 9_000_000 + number,
+            "number": number,
+            "title": data["title"],
+            "body": data.get("body") or "",
+            "labels": [{"name": str(x)} for x in data.get("labels") or []],
+            "state": "open",
+            "url": f"{api}/repos/{repo.full_name}/issues/{number}",
+            "html_url": f"{html}/{repo.full_name}/issues/{number}",
+        }
+        self.issues.append(issue)
+        return 201, issue, []
 
 
 def _int(value: str | None, default: int) -> int:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -290,6 +290,18 @@ class GitHubClient:
         )
         return self._map(response, lambda body: map_run(body, repository=full_name))
 
+    def rerun_failed_jobs(self, full_name: str, run_id: str | int) -> None:
+        """``POST /repos/{o}/{r}/actions/runs/{run_id}/rerun-failed-jobs`` (201 Created): re-run
+        the failed jobs of a run and their dependents, as a new attempt (GitHub REST, "Re-run
+        failed jobs from a workflow run"; needs write access: ``actions: write``). Raises
+        :class:`GitHubError` when GitHub refuses (e.g. 403: run still in progress or older than
+        30 days)."""
+        self._t.send(
+            "POST",
+            f"{self._repo(full_name)}/actions/runs/{run_id}/rerun-failed-jobs",
+            auth=self._auth_for(full_name),
+        )
+
     # ------------------------------------------------------------------ jobs, logs
 
     def list_jobs(self, full_name: str, run_id: str | int, filter: str = "all") -> list[Job]:
@@ -373,6 +385,34 @@ class GitHubClient:
         ):
             out.extend(self._map(response, map_compare))
         return out
+
+    # ------------------------------------------------------------------ issues
+
+    def create_issue(self, full_name: str, title: str, body: str, labels: Sequence[str] = ()) -> str:
+        """Open an issue: ``POST /repos/{o}/{r}/issues`` with ``{"title", "body", "labels"}``
+        (GitHub REST "Create an issue": 201 Created; needs ``issues: write``). Returns the
+        issue's web URL (``html_url``). Sent once, never retried (a retry could open a second
+        issue). Raises :class:`GitHubError` for any other status (410: issues disabled, 422:
+        validation failed, 403/404: no access) or a network error."""
+        t = self._t
+        url = t.url(f"{self._repo(full_name)}/issues")
+        payload = {"title": title, "body": body, "labels": list(labels)}
+        request = t.http.build_request(
+            "POST", url, json=payload, headers=t._headers(self._auth_for(full_name))
+        )
+        try:
+            response = t.http.send(request)
+            response.read()
+        except httpx.TransportError as err:
+            raise GitHubError(0, url, f"network error: {err!r}") from err
+        t._record(response)
+        if response.status_code != 201:
+            raise GitHubError(response.status_code, url, t._message(response))
+        data = t.decode(response)
+        html_url = data.get("html_url") if isinstance(data, dict) else None
+        if not isinstance(html_url, str):
+            raise GitHubError(response.status_code, url, "created issue has no html_url")
+        return html_url
 
 
 __all__ = [

@@ -24,6 +24,8 @@ def create_app(
     webhook_secret: str | None,
     process: Callable[[], ProcessReport] | None = None,
     deployment_patterns: Sequence[str] = (),
+    llm: object | None = None,
+    agent_budgets: object | None = None,
 ) -> FastAPI:
     """Build the app over ``store``. ``process`` handles stored deliveries in a background
     worker (default: normalize them without fetching logs)."""
@@ -42,6 +44,11 @@ def create_app(
     app = FastAPI(title="cimedic", lifespan=lifespan)
     app.state.worker = worker
     app.state.store = store
+    app.state.llm = llm  # an LLMClient, or None: POST /api/v1/chat answers 503
+    app.state.agent_budgets = agent_budgets
+    from cimedic.interfaces.api.chat import router as chat_router
+
+    app.include_router(chat_router)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

@@ -3,9 +3,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from cimedic.interfaces.cli.common import DB_HELP, fail, settings, store
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from cimedic.services.schedule import ScheduledJob
+    from cimedic.settings import Settings
+    from cimedic.store.repository import Store
 
 
 def agent(
@@ -57,7 +66,7 @@ def agent(
         scheduler.shutdown(wait=True)
 
 
-def _jobs(cfg, st, targets: list[str], interval: float):  # type: ignore[no-untyped-def]
+def _jobs(cfg: Settings, st: Store, targets: list[str], interval: float) -> list[ScheduledJob]:
     """The scheduled jobs of the agent process, built from the settings."""
     from cimedic import bootstrap
     from cimedic.services.collect import CollectOptions, Collector
@@ -104,6 +113,78 @@ def _jobs(cfg, st, targets: list[str], interval: float):  # type: ignore[no-unty
     return jobs
 
 
-def _step4_jobs(cfg, st):  # type: ignore[no-untyped-def]
-    """Re-run policy, notifications and reports, when those services are installed."""
-    return []
+def _step4_jobs(cfg: Settings, st: Store) -> list[ScheduledJob]:
+    """Re-run policy (every minute), notifications and reports."""
+    from datetime import UTC, datetime
+
+    from cimedic import bootstrap
+    from cimedic.inputs.policy import PolicyError, load_policy
+    from cimedic.services.remediate import heal
+    from cimedic.services.schedule import ScheduledJob
+
+    try:
+        policy = load_policy(cfg.remediation_policy)
+    except PolicyError as exc:
+        fail(str(exc))
+    needs_client = bool(cfg.github_token or cfg.github_app_id)
+    action = bootstrap.github_client(cfg, st) if needs_client else None
+
+    def heal_job() -> str:
+        # the double lock holds: apply only when the policy itself is not dry-run
+        decisions = heal(st, policy, action, now=datetime.now(UTC), apply=action is not None)
+        return f"{len(decisions)} decisions"
+
+    jobs = [ScheduledJob("heal", heal_job, seconds=60, description="apply the re-run policy")]
+    jobs.extend(_notify_jobs(cfg, st))
+    return jobs
+
+
+def _notify_jobs(cfg: Settings, st: Store) -> list[ScheduledJob]:
+    """Notifications every 5 minutes; the daily (07:00 UTC) and weekly (Monday 07:00 UTC)
+    reports, written as Markdown and HTML under ``<data_dir>/reports/`` and announced."""
+    from datetime import UTC, datetime
+
+    from cimedic.actions.notify import AppriseNotifier, GitHubIssueNotifier, Notifier
+    from cimedic.model.notify import QuietHours
+    from cimedic.services.notify import notify_pending
+    from cimedic.services.reports import build_report, render_html, render_markdown
+    from cimedic.services.schedule import ScheduledJob
+
+    try:
+        quiet = QuietHours.parse(cfg.notify_quiet_hours) if cfg.notify_quiet_hours else None
+    except ValueError as exc:
+        fail(str(exc))
+    notifiers: list[Notifier] = []
+    if cfg.notify_urls:
+        try:
+            notifiers.append(AppriseNotifier(cfg.notify_urls))
+        except ValueError as exc:
+            fail(str(exc))
+    if cfg.notify_github_issues:
+        from cimedic.bootstrap import github_client
+
+        notifiers.append(GitHubIssueNotifier(github_client(cfg)))
+
+    def notify_job() -> str:
+        outcome = notify_pending(st, notifiers, quiet=quiet, dry_run=not notifiers)
+        return f"{len(outcome.notifications)} notifications" + (
+            "" if notifiers else " (no notify_urls: dry run)"
+        )
+
+    def report_job(period: str) -> Callable[[], str]:
+        def run() -> str:
+            report = build_report(st, period=period, deployment_patterns=tuple(cfg.deployment_workflows))
+            folder = cfg.data_dir / "reports"
+            folder.mkdir(parents=True, exist_ok=True)
+            stamp = datetime.now(UTC).strftime("%Y-%m-%d")
+            (folder / f"{period}-{stamp}.md").write_text(render_markdown(report), encoding="utf-8")
+            (folder / f"{period}-{stamp}.html").write_text(render_html(report), encoding="utf-8")
+            return f"written to {folder}/{period}-{stamp}.md|.html"
+
+        return run
+
+    return [
+        ScheduledJob("notify", notify_job, seconds=300, description="notifications and digests"),
+        ScheduledJob("report-daily", report_job("daily"), cron="0 7 * * *", description="daily report"),
+        ScheduledJob("report-weekly", report_job("weekly"), cron="0 7 * * mon", description="weekly report"),
+    ]

@@ -5,8 +5,12 @@ from __future__ import annotations
 import sys
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from cimedic.model.diagnosis import Diagnosis
 
 
 class OutputFormat(StrEnum):
@@ -82,6 +86,13 @@ def analyze(
     log_format: LogFormatOption = typer.Option(
         LogFormatOption.auto, "--log-format", help="Override format detection."
     ),
+    explain: bool = typer.Option(
+        False,
+        "--explain",
+        help="Also explain the diagnosis with the configured LLM (redacted excerpt; deterministic "
+        "explanation with a note when no LLM is configured or reachable). With --format json the "
+        'output becomes {"diagnosis": ..., "explanation": ...}.',
+    ),
 ) -> None:
     """Diagnose a CI log: failed step, ranked error lines, excerpt, category, cause, signature.
 
@@ -110,9 +121,35 @@ def analyze(
         return
     for w in result.warnings:
         sys.stderr.write(f"cimedic: warning: {w}\n")
+    if explain:
+        _print_explained(result.diagnosis, output)
+        return
     if output is OutputFormat.json:
         sys.stdout.write(render.to_json(result.diagnosis) + "\n")
     elif output is OutputFormat.markdown:
         sys.stdout.write(render.to_markdown(result.diagnosis))
     else:
         render.print_text(result.diagnosis)
+
+
+def _print_explained(diagnosis: Diagnosis, output: OutputFormat) -> None:
+    """The diagnosis followed by its explanation (``--explain``); one JSON object for json."""
+    import json
+
+    from cimedic.interfaces.cli import render
+    from cimedic.interfaces.cli.explain import analyze_explanation, print_explanation
+
+    explanation = analyze_explanation(diagnosis)
+    if output is OutputFormat.json:
+        payload = {
+            "diagnosis": render.contract(diagnosis),
+            "explanation": explanation.model_dump(mode="json"),
+        }
+        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+        return
+    if output is OutputFormat.markdown:
+        sys.stdout.write(render.to_markdown(diagnosis))
+    else:
+        render.print_text(diagnosis)
+    sys.stdout.flush()
+    print_explanation(explanation, output.value)

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import typer
 
+from cimedic.interfaces.cli import actions as _actions
 from cimedic.interfaces.cli import agent_mode as _agent_mode
 from cimedic.interfaces.cli import analyze as _analyze
 from cimedic.interfaces.cli import anomalies as _anomalies
 from cimedic.interfaces.cli import causes as _causes
+from cimedic.interfaces.cli import chat as _chat
 from cimedic.interfaces.cli import collect as _collect
 from cimedic.interfaces.cli import demo as _demo
+from cimedic.interfaces.cli import explain as _explain
 from cimedic.interfaces.cli import failures as _failures
 from cimedic.interfaces.cli import flaky as _flaky
 from cimedic.interfaces.cli import history as _history
+from cimedic.interfaces.cli import report as _report
 from cimedic.interfaces.cli import risk as _risk
 from cimedic.interfaces.cli import serve as _serve
 from cimedic.interfaces.cli import stats as _stats
@@ -41,6 +45,13 @@ app.command("anomalies")(_anomalies.anomalies)
 app.command("culprits")(_anomalies.culprits)
 app.add_typer(_risk.app, name="risk")
 app.command("agent")(_agent_mode.agent)
+app.command("heal")(_actions.heal)
+app.command("actions")(_actions.actions)
+app.command("report")(_report.report)
+app.command("notify")(_report.notify)
+app.command("chat")(_chat.chat)
+app.command("explain")(_explain.explain)
+app.command("usage")(_explain.usage)
 
 
 @app.callback(invoke_without_command=True)

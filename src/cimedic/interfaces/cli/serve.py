@@ -13,7 +13,7 @@ def serve(
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """Serve POST /webhooks/github (workflow_run, workflow_job, check_run; verified with
-    CIMEDIC_GITHUB_WEBHOOK_SECRET), GET /api/v1/stats and GET /healthz."""
+    CIMEDIC_GITHUB_WEBHOOK_SECRET), GET /api/v1/stats, POST /api/v1/chat and GET /healthz."""
     import uvicorn
 
     from cimedic import bootstrap

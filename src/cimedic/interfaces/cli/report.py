@@ -1,0 +1,131 @@
+"""``cimedic report daily|weekly`` and ``cimedic notify`` (see ``docs/reports.md``,
+``docs/notifications.md``)."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+
+import typer
+
+from cimedic.interfaces.cli.common import DB_HELP, fail, settings, store
+
+
+class ReportPeriod(StrEnum):
+    daily = "daily"
+    weekly = "weekly"
+
+
+class ReportFormat(StrEnum):
+    markdown = "markdown"
+    html = "html"
+
+
+def report(
+    period: ReportPeriod = typer.Argument(..., help="daily (last 24 h) or weekly (last 7 days)."),
+    repo: str | None = typer.Option(None, "--repo", help="Only this repository (owner/name)."),
+    output: ReportFormat = typer.Option(
+        ReportFormat.markdown, "--format", "-f", help="markdown or html (with charts)."
+    ),
+    out: str | None = typer.Option(None, "--out", help="Write the report to this file instead of stdout."),
+    narrative: bool = typer.Option(
+        False, "--narrative/--no-narrative", help="Add a grounded LLM narrative (needs llm_base_url)."
+    ),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
+) -> None:
+    """The daily or weekly report: successes and failures, failure clusters, flaky tests,
+    durations and queue times against the previous period, anomalies, actions, health.
+
+    Exit status 0; 2 when the options, the settings or the store are unusable.
+    """
+    from pathlib import Path
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from cimedic.services.reports import build_report, render_html, render_markdown
+
+    cfg = settings()
+    st = store(cfg, db)
+    try:
+        result = build_report(
+            st, period.value, repo=repo, deployment_patterns=tuple(cfg.deployment_workflows)
+        )
+    except SQLAlchemyError as exc:
+        fail(f"cannot read store {st.location}: {type(exc).__name__}: {exc}")
+    finally:
+        st.close()
+    if narrative:
+        if not cfg.llm_base_url:
+            fail("--narrative needs an LLM: set llm_base_url (CIMEDIC_LLM_BASE_URL)")
+        from cimedic.agent.llm.openai_compat import OpenAICompatClient
+        from cimedic.agent.narrative import grounded_narrative
+
+        llm = OpenAICompatClient(
+            cfg.llm_base_url, cfg.llm_model, api_key=cfg.llm_api_key, timeout=cfg.llm_timeout
+        )
+        told = grounded_narrative(result, llm)
+        result = result.model_copy(update={"narrative": told.text, "narrative_note": told.reason})
+        if told.text is None:
+            typer.echo(f"cimedic: narrative dropped: {told.reason}", err=True)
+    text = render_html(result) if output is ReportFormat.html else render_markdown(result)
+    if out:
+        try:
+            Path(out).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            fail(f"cannot write {out}: {exc}")
+        return
+    sys.stdout.write(text)
+
+
+def notify(
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Show what would be sent; send and record nothing."
+    ),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
+) -> None:
+    """One notification pass: new failure clusters, health changes, new flaky tests and actions
+    since the last pass go to the notify_urls (and GitHub issues when notify_github_issues);
+    repeats of known failures go to a daily digest; quiet hours hold all but critical events.
+
+    Exit status 0; 1 when a delivery failed; 2 when the settings or the store are unusable.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from cimedic.actions.notify import AppriseNotifier, GitHubIssueNotifier, Notifier
+    from cimedic.model.notify import QuietHours
+    from cimedic.services.notify import notify_pending
+
+    cfg = settings()
+    try:
+        quiet = QuietHours.parse(cfg.notify_quiet_hours) if cfg.notify_quiet_hours else None
+    except ValueError as exc:
+        fail(str(exc))
+    notifiers: list[Notifier] = []
+    if not dry_run:
+        if cfg.notify_urls:
+            try:
+                notifiers.append(AppriseNotifier(cfg.notify_urls))
+            except ValueError as exc:
+                fail(str(exc))
+        if cfg.notify_github_issues:
+            from cimedic.bootstrap import github_client
+
+            notifiers.append(GitHubIssueNotifier(github_client(cfg)))
+        if not notifiers:
+            fail("nothing to notify: set notify_urls or notify_github_issues (or use --dry-run)")
+    st = store(cfg, db)
+    try:
+        outcome = notify_pending(st, notifiers, quiet=quiet, dry_run=dry_run)
+    except SQLAlchemyError as exc:
+        fail(f"cannot read store {st.location}: {type(exc).__name__}: {exc}")
+    finally:
+        st.close()
+    for n in outcome.notifications:
+        typer.echo(f"[{n.severity.value}] {n.title}" + (f" <{n.url}>" if n.url else ""))
+    verb = "would send" if dry_run else "sent"
+    typer.echo(
+        f"{outcome.events} events: {verb} {len(outcome.notifications) if dry_run else outcome.sent}, "
+        f"{outcome.queued} queued for the digest, {outcome.skipped} already known, {outcome.failed} failed"
+    )
+    if outcome.failed:
+        raise typer.Exit(1)

@@ -1,0 +1,171 @@
+"""Domain types of notifications (``cimedic notify``) and repository health.
+
+An analyzer turns stored data into :class:`NotificationEvent` values; the policy
+(:mod:`cimedic.analysis.notify_policy`) decides which are sent now, which wait for the digest
+and which were already sent; a sender (:mod:`cimedic.actions.notify`) delivers a
+:class:`Notification` and answers a :class:`SendResult`. Times are aware UTC ``datetime``
+values. ``docs/notifications.md`` describes the rules.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class HealthState(StrEnum):
+    """Health of one repository's default branch (rules in :mod:`cimedic.analysis.health`).
+
+    ``unknown``: no completed run of the default branch in the window.
+    """
+
+    HEALTHY = "healthy"
+    DEGRADED = "degraded"
+    FAILING = "failing"
+    UNKNOWN = "unknown"
+
+
+class RepoHealth(_Frozen):
+    """The health of one repository at ``computed_at``: ``runs``/``failed`` completed runs of the
+    default branch created in the window (``window_seconds`` back), ``failure_rate`` =
+    failed / runs (``None`` without runs), ``latest_red``: the latest completed default-branch
+    run is red (``None`` when there is none); ``reason`` says which rule decided."""
+
+    repository: str
+    state: HealthState
+    runs: int = 0
+    failed: int = 0
+    failure_rate: float | None = None
+    latest_red: bool | None = None
+    window_seconds: float = 86400.0
+    reason: str = ""
+    computed_at: datetime | None = None
+
+
+class EventKind(StrEnum):
+    """What a notification is about."""
+
+    NEW_CLUSTER = "new_cluster"
+    HEALTH_CHANGE = "health_change"
+    NEW_FLAKY_TEST = "new_flaky_test"
+    ACTION_TAKEN = "action_taken"
+    DIGEST = "digest"
+
+
+class Severity(StrEnum):
+    """``critical`` events are sent even in quiet hours; ``warning`` and ``info`` wait."""
+
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+class NotificationEvent(_Frozen):
+    """One thing worth telling people about.
+
+    ``dedup_key`` identifies the event (e.g. ``new_cluster:<cluster id>``): an event whose key
+    was already sent or queued is never sent again. ``recurrence``: a repeat of a known failure
+    (goes to the digest, never alone). ``body`` is Markdown; ``url`` links to the run (or the
+    repository's Actions page).
+    """
+
+    kind: EventKind
+    dedup_key: str
+    repository: str | None = None
+    title: str
+    body: str = ""
+    url: str | None = None
+    severity: Severity = Severity.WARNING
+    occurred_at: datetime
+    recurrence: bool = False
+
+
+class Notification(_Frozen):
+    """What a sender delivers: a title, a Markdown body, a link, a severity and the dedup key."""
+
+    kind: EventKind
+    title: str
+    body: str
+    url: str | None = None
+    severity: Severity = Severity.WARNING
+    dedup_key: str
+    repository: str | None = None
+
+
+class SendResult(_Frozen):
+    """The outcome of one delivery on one channel (``apprise``, ``github``, ...): ``ok``, the
+    ``error`` text when not, and an optional ``reference`` (e.g. the created issue's URL)."""
+
+    channel: str
+    ok: bool
+    error: str | None = None
+    reference: str | None = None
+
+
+class QuietHours(_Frozen):
+    """A daily UTC interval ``[start, end)``; it wraps midnight when ``end <= start``
+    (``22:00-07:00``)."""
+
+    start: time
+    end: time
+
+    @classmethod
+    def parse(cls, text: str) -> QuietHours:
+        """Parse ``HH:MM-HH:MM`` (UTC). Raises ``ValueError`` for another shape."""
+        try:
+            a, b = (part.strip() for part in text.split("-"))
+            return cls(start=time.fromisoformat(a), end=time.fromisoformat(b))
+        except ValueError:
+            raise ValueError(f"quiet hours must be HH:MM-HH:MM (UTC), got {text!r}") from None
+
+    def contains(self, moment: datetime) -> bool:
+        """True when ``moment`` (UTC) falls in the interval."""
+        t = moment.time().replace(tzinfo=None)
+        if self.start == self.end:
+            return False
+        if self.start < self.end:
+            return self.start <= t < self.end
+        return t >= self.start or t < self.end
+
+
+class NotifyPlan(_Frozen):
+    """The policy's decision: ``send`` now, queue for the ``digest``, or ``skip`` (already known)."""
+
+    send: tuple[NotificationEvent, ...] = ()
+    digest: tuple[NotificationEvent, ...] = ()
+    skip: tuple[NotificationEvent, ...] = ()
+
+
+class NotifyOutcome(_Frozen):
+    """What :func:`cimedic.services.notify.notify_pending` did in one pass."""
+
+    events: int = 0
+    sent: int = 0
+    failed: int = 0
+    queued: int = 0
+    skipped: int = 0
+    digests: int = 0
+    dry_run: bool = False
+    quiet: bool = False
+    notifications: tuple[Notification, ...] = ()
+    health: tuple[RepoHealth, ...] = ()
+
+
+__all__ = [
+    "EventKind",
+    "HealthState",
+    "Notification",
+    "NotificationEvent",
+    "NotifyOutcome",
+    "NotifyPlan",
+    "QuietHours",
+    "RepoHealth",
+    "SendResult",
+    "Severity",
+]

@@ -1,0 +1,270 @@
+"""Use case: one notification pass (``cimedic notify``; the agent mode calls it every few minutes).
+
+:func:`notify_pending` computes the events since the last pass from stored data (new failure
+clusters and recurrences of known ones, repository health changes, new flaky tests, actions
+taken), lets :mod:`cimedic.analysis.notify_policy` decide (dedup, digest, quiet hours),
+redacts every text with :func:`cimedic.analysis.redact.redact`, sends through the
+:class:`~cimedic.actions.notify.Notifier` s and records everything
+(:mod:`cimedic.store.notify`). Rules: ``docs/notifications.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from cimedic.analysis.health import health_of_all, is_change
+from cimedic.analysis.notify_policy import build_digest, digest_due, plan, render
+from cimedic.model.history import HistoryFilter
+from cimedic.model.notify import (
+    EventKind,
+    HealthState,
+    Notification,
+    NotificationEvent,
+    NotifyOutcome,
+    QuietHours,
+    RepoHealth,
+    SendResult,
+    Severity,
+)
+
+if TYPE_CHECKING:
+    from cimedic.actions.notify import Notifier
+    from cimedic.model.remediation import Decision
+    from cimedic.store.repository import Store
+
+__all__ = [
+    "FIRST_LOOKBACK",
+    "collect_events",
+    "current_health",
+    "load_actions",
+    "notify_pending",
+    "redact_text",
+]
+
+FIRST_LOOKBACK = timedelta(hours=24)
+"""Window of the first pass (no earlier pass recorded): older history is not news."""
+_SEVERITY = {
+    HealthState.FAILING: Severity.CRITICAL,
+    HealthState.DEGRADED: Severity.WARNING,
+    HealthState.HEALTHY: Severity.INFO,
+}
+
+
+def redact_text(text: str) -> str:
+    """``text`` with secrets replaced (:func:`cimedic.analysis.redact.redact`)."""
+    from cimedic.analysis.redact import redact
+
+    return redact(text).text
+
+
+def load_actions(store: Store, *, since: datetime, repository: str | None = None) -> list[Decision] | None:
+    """Audited remediation decisions since ``since`` (:mod:`cimedic.store.actions`), or None when
+    the audit module is not available."""
+    try:
+        from cimedic.store.actions import list_decisions
+    except ImportError:  # pragma: no cover - the audit ships with cimedic
+        return None
+    return list_decisions(store, since=since, repository=repository)
+
+
+def _web(repo_urls: dict[str, str | None], repository: str) -> str:
+    return (repo_urls.get(repository) or f"https://github.com/{repository}").rstrip("/")
+
+
+def current_health(store: Store, now: datetime, repository: str | None = None) -> list[RepoHealth]:
+    """Health of every repository with default-branch runs in the last 24 h (or of ``repository``)."""
+    from cimedic.analysis.health import WINDOW_SECONDS
+    from cimedic.store import queries
+
+    f = HistoryFilter(repository=repository, since=now - timedelta(seconds=WINDOW_SECONDS), until=now)
+    return health_of_all(queries.run_facts(store.engine, f), now)
+
+
+def collect_events(
+    store: Store, since: datetime, now: datetime
+) -> tuple[list[NotificationEvent], list[RepoHealth]]:
+    """The events of ``[since, now)`` from stored data, and the current health of each
+    repository (to be recorded). Reads only."""
+    from cimedic.services.failures import list_clusters
+    from cimedic.store import notify as db
+    from cimedic.store.flaky import load_findings
+
+    repo_urls = {r.full_name: r.html_url for r in store.repositories()}
+    events: list[NotificationEvent] = []
+    clusters = list_clusters(store, since=since, now=now, top=10_000).clusters
+    for c in clusters:
+        ex = c.examples[0] if c.examples else None
+        repo = ex.repository if ex else (c.repositories[0] if c.repositories else None)
+        url = ex.url if ex and ex.url else (f"{_web(repo_urls, repo)}/actions" if repo else None)
+        where = ", ".join(f"`{j}`" for j in c.job_names[:3])
+        if c.new:
+            body = (
+                f"New failure cluster **{c.title}** ({c.category}).\n\n"
+                f"- failing line: `{c.representative[:300]}`\n- jobs: {where}\n"
+                f"- occurrences: {c.occurrences}\n\nDetails: `cimedic failures show {c.id[:8]}`"
+            )
+            events.append(
+                NotificationEvent(
+                    kind=EventKind.NEW_CLUSTER,
+                    dedup_key=f"new_cluster:{c.id}",
+                    repository=repo,
+                    title=f"New CI failure: {c.title}",
+                    body=body,
+                    url=url,
+                    occurred_at=c.first_seen or now,
+                )
+            )
+        else:
+            day = now.strftime("%Y-%m-%d")
+            events.append(
+                NotificationEvent(
+                    kind=EventKind.NEW_CLUSTER,
+                    dedup_key=f"recurrence:{c.id}:{day}",
+                    repository=repo,
+                    title=f"Known failure again: {c.title} ({c.occurrences}x)",
+                    body=f"Recurring failure cluster {c.id[:8]}: {c.occurrences} occurrences since the last pass.",
+                    url=url,
+                    severity=Severity.INFO,
+                    occurred_at=c.last_seen or now,
+                    recurrence=True,
+                )
+            )
+    healths = current_health(store, now)
+    previous = db.health_states(store)
+    for h in healths:
+        before = previous.get(h.repository)
+        if not is_change(before, h.state):
+            continue
+        rate = "-" if h.failure_rate is None else f"{h.failure_rate:.0%}"
+        events.append(
+            NotificationEvent(
+                kind=EventKind.HEALTH_CHANGE,
+                dedup_key=f"health:{h.repository}:{now.strftime('%Y-%m-%dT%H:%M')}:{h.state.value}",
+                repository=h.repository,
+                title=f"{h.repository} is {h.state.value}" + (f" (was {before.value})" if before else ""),
+                body=f"{h.reason}. Default branch, last 24 h: {h.failed} red of {h.runs} runs ({rate}).",
+                url=f"{_web(repo_urls, h.repository)}/actions",
+                severity=_SEVERITY.get(h.state, Severity.INFO),
+                occurred_at=now,
+            )
+        )
+    from cimedic.model.flaky import SubjectKind, Verdict
+
+    for f in load_findings(store, kind=SubjectKind.TEST, verdicts=[Verdict.FLAKY]):
+        if f.last_seen is not None and f.last_seen < since:
+            continue
+        name = f.subject + (f" [{f.variant}]" if f.variant else "")
+        events.append(
+            NotificationEvent(
+                kind=EventKind.NEW_FLAKY_TEST,
+                dedup_key=f"flaky:{f.repository}:{f.subject}:{f.variant}",
+                repository=f.repository,
+                title=f"Flaky test: {name}",
+                body=f"{f.reason}\n\n{f.failures} failures and {f.passes} passes over {f.commits} commits.",
+                url=f"{_web(repo_urls, f.repository)}/actions",
+                occurred_at=f.last_seen or now,
+            )
+        )
+    from cimedic.model.remediation import Verdict as ActionVerdict
+
+    for d in load_actions(store, since=since) or []:
+        if d.verdict is not ActionVerdict.RERUN:
+            continue
+        events.append(
+            NotificationEvent(
+                kind=EventKind.ACTION_TAKEN,
+                dedup_key=f"action:{d.repository}:{d.run_id}:{d.run_attempt}:{d.action}",
+                repository=d.repository,
+                title=f"cimedic re-ran the failed jobs of run {d.run_id} ({d.workflow_name or 'workflow'})",
+                body=f"{d.detail}\n\nResult: {d.result or 'pending'}" + (f" ({d.error})" if d.error else ""),
+                url=f"{_web(repo_urls, d.repository)}/actions/runs/{d.run_id}",
+                severity=Severity.INFO,
+                occurred_at=d.decided_at,
+            )
+        )
+    return events, healths
+
+
+def _clean(n: Notification, redactor: Callable[[str], str]) -> Notification:
+    return n.model_copy(update={"title": redactor(n.title), "body": redactor(n.body)})
+
+
+def _deliver(notifiers: Sequence[Notifier], n: Notification) -> tuple[str, str, str | None]:
+    results: list[SendResult] = []
+    for sender in notifiers:
+        try:
+            results.append(sender.send(n))
+        except Exception as exc:
+            results.append(SendResult(channel=sender.channel, ok=False, error=f"{type(exc).__name__}: {exc}"))
+    channel = ",".join(r.channel for r in results) or "none"
+    errors = [f"{r.channel}: {r.error}" for r in results if not r.ok]
+    return channel, "failed" if errors else "sent", "; ".join(errors) or None
+
+
+def notify_pending(
+    store: Store,
+    notifiers: Sequence[Notifier],
+    now: datetime | None = None,
+    *,
+    quiet: QuietHours | None = None,
+    dry_run: bool = False,
+    redactor: Callable[[str], str] = redact_text,
+) -> NotifyOutcome:
+    """One pass at ``now`` (aware UTC, default the current time): events since the last pass
+    (the first pass looks :data:`FIRST_LOOKBACK` back), dedup, digest, quiet hours, delivery.
+
+    Every notification's title and body go through ``redactor`` before any sender sees them.
+    With ``dry_run`` nothing is sent nor written (the notifications are returned). A failed
+    delivery is logged with status ``failed`` and not retried. SQLAlchemy errors propagate.
+    """
+    from cimedic.store import notify as db
+
+    now = now or datetime.now(UTC)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    since = db.last_pass_at(store) or now - FIRST_LOOKBACK
+    events, healths = collect_events(store, since, now)
+    decided = plan(events, db.known_keys(store, (e.dedup_key for e in events)), now, quiet)
+    out: list[Notification] = []
+    sent = failed = 0
+    for e in decided.send:
+        n = _clean(render(e), redactor)
+        out.append(n)
+        if dry_run:
+            continue
+        channel, status, error = _deliver(notifiers, n)
+        db.record_notification(store, n, channel=channel, status=status, error=error, now=now)
+        sent += status == "sent"
+        failed += status == "failed"
+    pending = [] if dry_run else db.pending_digest(store)
+    pending_keys = {e.dedup_key for e in pending}
+    pending += [e for e in decided.digest if e.dedup_key not in pending_keys]
+    digests = 0
+    if digest_due(now, None if dry_run else db.last_digest_at(store), len(pending), quiet):
+        d = _clean(build_digest(pending, now), redactor)
+        out.append(d)
+        digests = 1
+    if not dry_run:
+        db.queue_digest(store, list(decided.digest), now)
+        if digests:
+            channel, status, error = _deliver(notifiers, out[-1])
+            db.record_notification(store, out[-1], channel=channel, status=status, error=error, now=now)
+            db.mark_digested(store, [e.dedup_key for e in pending], now)
+            sent += status == "sent"
+            failed += status == "failed"
+        db.save_health(store, [h for h in healths if h.state is not HealthState.UNKNOWN], now)
+        db.record_pass(store, now, digest_sent=bool(digests))
+    return NotifyOutcome(
+        events=len(events),
+        sent=sent,
+        failed=failed,
+        queued=len(decided.digest),
+        skipped=len(decided.skip),
+        digests=digests,
+        dry_run=dry_run,
+        quiet=quiet is not None and quiet.contains(now),
+        notifications=tuple(out),
+        health=tuple(healths),
+    )
