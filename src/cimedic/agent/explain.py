@@ -195,6 +195,16 @@ def deterministic_explanation(
     )
 
 
+def schema_for(excerpt: Sequence[tuple[int, str]]) -> dict[str, Any]:
+    """:data:`SCHEMA` with ``evidence_lines`` restricted to the excerpt's line numbers (an
+    ``enum``): servers that constrain output with the schema (llama.cpp, vLLM, Ollama) then can
+    only cite lines that exist. The answer is still checked by :func:`_validate`, for servers
+    that ignore the schema."""
+    items = {"type": "integer", "enum": sorted({n for n, _ in excerpt})}
+    evidence = {**SCHEMA["properties"]["evidence_lines"], "items": items}
+    return {**SCHEMA, "properties": {**SCHEMA["properties"], "evidence_lines": evidence}}
+
+
 def _validate(data: dict[str, Any] | None, allowed: set[int]) -> str | None:
     """Why the answer is unusable, or None when it is valid."""
     if not isinstance(data, dict):
@@ -241,7 +251,7 @@ def explain_diagnosis(
     messages = build_messages(diagnosis, lines, context)
     t0 = time.perf_counter()
     try:
-        result = llm.complete_json(messages, SCHEMA, max_tokens=max_tokens, temperature=0.0)
+        result = llm.complete_json(messages, schema_for(lines), max_tokens=max_tokens, temperature=0.0)
     except LLMError as exc:
         seconds = round(time.perf_counter() - t0, 3)
         if usage is not None:
