@@ -84,3 +84,15 @@ def diagnoser(settings: Settings):  # type: ignore[no-untyped-def]
     from cimedic.services.diagnose import make_diagnoser
 
     return make_diagnoser(settings.kb_dirs)
+
+
+def llm_client(settings: Settings):  # type: ignore[no-untyped-def]
+    """The configured :class:`~cimedic.agent.llm.base.LLMClient` (an OpenAI-compatible server),
+    or ``None`` when ``llm_base_url`` is unset (every feature but chat then works without it)."""
+    if not settings.llm_base_url:
+        return None
+    from cimedic.agent.llm.openai_compat import OpenAICompatClient
+
+    return OpenAICompatClient(
+        settings.llm_base_url, settings.llm_model, api_key=settings.llm_api_key, timeout=settings.llm_timeout
+    )

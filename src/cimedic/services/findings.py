@@ -86,18 +86,10 @@ def refresh_findings(
 
 
 def cluster_map(store: Store) -> dict[int, str]:
-    """Job id → failure-cluster id for every clustered failure."""
-    from sqlalchemy import select
+    """Job id → failure-cluster id for every clustered failure (culprits key failures by it)."""
+    from cimedic.store.llm import job_cluster_map
 
-    from cimedic.store.schema_clusters import cluster_members, failure_clusters
-
-    with store.engine.connect() as conn:
-        rows = conn.execute(
-            select(cluster_members.c.job_id, failure_clusters.c.key).join(
-                failure_clusters, failure_clusters.c.id == cluster_members.c.cluster_id
-            )
-        ).all()
-    return {int(job): str(key) for job, key in rows}
+    return job_cluster_map(store)
 
 
 def findings_summary(

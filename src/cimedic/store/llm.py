@@ -113,6 +113,17 @@ def cluster_of_job(store: StoreBase, job_id: int) -> str | None:
     return None if key is None else str(key)
 
 
+def job_cluster_map(store: StoreBase) -> dict[int, str]:
+    """Job id (``jobs.id``) → public failure-cluster id, for every clustered failure."""
+    from cimedic.store.schema_clusters import cluster_members, failure_clusters
+
+    q = select(cluster_members.c.job_id, failure_clusters.c.key).join(
+        failure_clusters, failure_clusters.c.id == cluster_members.c.cluster_id
+    )
+    with store.engine.connect() as conn:
+        return {int(job): str(key) for job, key in conn.execute(q).all()}
+
+
 def job_repository(store: StoreBase, job_id: int) -> str | None:
     """``owner/name`` of the repository of a stored job; None when the job is unknown."""
     from cimedic.store import schema as t

@@ -38,8 +38,11 @@ def _workflow_cond(name_col: Any, path_col: Any, workflow: str) -> Any:
     return or_(name_col == workflow, path_col == workflow, path_col.like(f"%/{workflow}"))
 
 
-def _run_filters(q: Select[Any], f: HistoryFilter) -> Select[Any]:
+def _run_filters(q: Select[Any], f: HistoryFilter, created: Any = None) -> Select[Any]:
+    """Apply ``f`` to a query joined to ``workflow_runs`` and ``repositories``; the time window
+    bounds ``created`` (default the run's ``created_at``; job queries pass the job's)."""
     r = t.workflow_runs
+    created = r.c.created_at if created is None else created
     if f.repository:
         q = q.where(t.repositories.c.full_name == f.repository)
     if f.workflow:
@@ -47,9 +50,9 @@ def _run_filters(q: Select[Any], f: HistoryFilter) -> Select[Any]:
     if f.branch:
         q = q.where(r.c.branch == f.branch)
     if f.since is not None:
-        q = q.where(r.c.created_at >= to_db(f.since))
+        q = q.where(created >= to_db(f.since))
     if f.until is not None:
-        q = q.where(r.c.created_at < to_db(f.until))
+        q = q.where(created < to_db(f.until))
     return q
 
 
@@ -116,17 +119,7 @@ def _job_query(columns: list[Any], f: HistoryFilter) -> Select[Any]:
         .join(r, r.c.id == j.c.run_id)
         .join(t.repositories, t.repositories.c.id == j.c.repo_id)
     )
-    if f.repository:
-        q = q.where(t.repositories.c.full_name == f.repository)
-    if f.workflow:
-        q = q.where(_workflow_cond(r.c.workflow_name, r.c.workflow_path, f.workflow))
-    if f.branch:
-        q = q.where(r.c.branch == f.branch)
-    if f.since is not None:
-        q = q.where(j.c.created_at >= to_db(f.since))
-    if f.until is not None:
-        q = q.where(j.c.created_at < to_db(f.until))
-    return q
+    return _run_filters(q, f, j.c.created_at)
 
 
 def job_facts(engine: Engine, f: HistoryFilter) -> list[JobFact]:

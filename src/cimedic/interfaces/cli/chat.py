@@ -29,14 +29,10 @@ EXIT_WORDS = {"/exit", "/quit", "exit", "quit"}
 
 
 def make_llm(cfg: Settings) -> LLMClient | None:
-    """The configured LLM client, or None when ``llm_base_url`` is unset (tests replace this)."""
-    if not cfg.llm_base_url:
-        return None
-    from cimedic.agent.llm.openai_compat import OpenAICompatClient
+    """The configured LLM client (:func:`cimedic.bootstrap.llm_client`); None without ``llm_base_url``. Tests replace this."""
+    from cimedic.bootstrap import llm_client
 
-    return OpenAICompatClient(
-        cfg.llm_base_url, cfg.llm_model, api_key=cfg.llm_api_key, timeout=cfg.llm_timeout
-    )
+    return llm_client(cfg)  # type: ignore[no-any-return]
 
 
 def budgets_from(cfg: Settings) -> Budgets:

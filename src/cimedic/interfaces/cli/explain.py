@@ -26,15 +26,10 @@ class ExplainFormat(StrEnum):
 
 
 def make_llm(cfg: Settings) -> LLMClient | None:
-    """The configured LLM client (``llm_base_url``, ``llm_model``, ``llm_api_key``,
-    ``llm_timeout``); None when no ``llm_base_url`` is set."""
-    if not cfg.llm_base_url:
-        return None
-    from cimedic.agent.llm.openai_compat import OpenAICompatClient
+    """The configured LLM client (:func:`cimedic.bootstrap.llm_client`); None without ``llm_base_url``. Tests replace this."""
+    from cimedic.bootstrap import llm_client
 
-    return OpenAICompatClient(
-        cfg.llm_base_url, cfg.llm_model, api_key=cfg.llm_api_key, timeout=cfg.llm_timeout
-    )
+    return llm_client(cfg)  # type: ignore[no-any-return]
 
 
 def explain(

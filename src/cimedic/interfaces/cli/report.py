@@ -57,12 +57,10 @@ def report(
     if narrative:
         if not cfg.llm_base_url:
             fail("--narrative needs an LLM: set llm_base_url (CIMEDIC_LLM_BASE_URL)")
-        from cimedic.agent.llm.openai_compat import OpenAICompatClient
         from cimedic.agent.narrative import grounded_narrative
+        from cimedic.bootstrap import llm_client
 
-        llm = OpenAICompatClient(
-            cfg.llm_base_url, cfg.llm_model, api_key=cfg.llm_api_key, timeout=cfg.llm_timeout
-        )
+        llm = llm_client(cfg)
         told = grounded_narrative(result, llm)
         result = result.model_copy(update={"narrative": told.text, "narrative_note": told.reason})
         if told.text is None:
