@@ -8,7 +8,12 @@ chat defaults (the first step must call a tool) and budgets ``max_steps=3``, ``s
 itself, against which the model's overhead shows. Also reported: whether the model chose that
 tool, and citations that appear in no tool result (``unverified``).
 
-Run: ``.venv/bin/python bench/agent_chat.py [--base-url URL --model NAME] [--questions N]``
+``--tool-calls auto|native|json`` picks the loop's tool-call protocol (default ``auto``, the
+``llm_tool_calls`` default; one client serves all questions, so what ``auto`` learns about the
+server on the first question holds for the rest). The summary reports the protocol of each
+question's last step.
+
+Run: ``.venv/bin/python bench/agent_chat.py [--base-url URL --model NAME] [--questions N] [--tool-calls P]``
 (without ``--base-url`` it starts the test server; needs the ``llm-test`` extra). Writes
 ``bench/out/agent_chat.json``.
 """
@@ -39,6 +44,7 @@ def main() -> int:
     parser.add_argument("--base-url", help="an OpenAI-compatible server (default: start the test model)")
     parser.add_argument("--model", default="qwen2.5-coder-0.5b-instruct-q4_k_m")
     parser.add_argument("--questions", type=int, default=len(QUESTIONS))
+    parser.add_argument("--tool-calls", choices=["auto", "native", "json"], default="auto")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "out" / "agent_chat.json")
     args = parser.parse_args()
 
@@ -51,7 +57,14 @@ def main() -> int:
     from cimedic.store.engine import sqlite_url
     from cimedic.store.repository import Store
 
-    budgets = Budgets(max_steps=3, max_tokens=12000, max_seconds=600, context_tokens=4096, step_tokens=120)
+    budgets = Budgets(
+        max_steps=3,
+        max_tokens=12000,
+        max_seconds=600,
+        context_tokens=4096,
+        step_tokens=120,
+        tool_protocol=args.tool_calls,
+    )
     rows: list[dict[str, Any]] = []
     with ExitStack() as stack, tempfile.TemporaryDirectory() as tmp:
         if args.base_url:
@@ -91,6 +104,7 @@ def main() -> int:
                     "answered": answer.exhausted is None,
                     "unverified_citations": list(answer.unverified),
                     "answer": answer.answer[:200],
+                    "protocol": answer.protocol,
                 }
             )
             print(f"  done: {question} ({answer.seconds:.1f} s)", file=sys.stderr)
@@ -117,6 +131,9 @@ def main() -> int:
         "mean_tokens": round(sum(r["prompt_tokens"] + r["completion_tokens"] for r in rows) / n, 1),
         "mean_direct_tool_seconds": round(sum(r["direct_tool_seconds"] for r in rows) / n, 4),
         "unverified_citations": sum(len(r["unverified_citations"]) for r in rows),
+        "tool_calls_setting": args.tool_calls,
+        "protocols": [r["protocol"] for r in rows],
+        "tools_supported": getattr(llm, "tools_supported", None),
     }
     print(json.dumps(summary))
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -63,3 +63,21 @@ def store(store_url: str) -> Iterator[Store]:
         yield s
     finally:
         s.close()
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """Commands that configure process logging (`agent`, `serve`) run in-process in tests: undo
+    it after each test so one test's stderr handler does not leak into the next."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    named = {n: logging.getLogger(n).level for n in ("cimedic", "uvicorn", "uvicorn.error", "uvicorn.access")}
+    yield
+    for h in list(root.handlers):
+        if h not in handlers:
+            root.removeHandler(h)
+    root.setLevel(level)
+    for n, lvl in named.items():
+        logging.getLogger(n).setLevel(lvl)

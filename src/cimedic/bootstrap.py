@@ -96,3 +96,22 @@ def llm_client(settings: Settings):  # type: ignore[no-untyped-def]
     return OpenAICompatClient(
         settings.llm_base_url, settings.llm_model, api_key=settings.llm_api_key, timeout=settings.llm_timeout
     )
+
+
+def notifiers(settings: Settings):  # type: ignore[no-untyped-def]
+    """The configured notification channels, in order: apprise (``notify_urls``), GitHub issues
+    (``notify_github_issues``), pull request comments (``notify_github_pr_comments``); both
+    GitHub channels share one client. Empty when none is configured. Raises ``ValueError`` for
+    an apprise URL it cannot use."""
+    from cimedic.actions.notify import AppriseNotifier, GitHubIssueNotifier, GitHubPRCommentNotifier, Notifier
+
+    out: list[Notifier] = []
+    if settings.notify_urls:
+        out.append(AppriseNotifier(settings.notify_urls))
+    if settings.notify_github_issues or settings.notify_github_pr_comments:
+        client = github_client(settings)
+        if settings.notify_github_issues:
+            out.append(GitHubIssueNotifier(client))
+        if settings.notify_github_pr_comments:
+            out.append(GitHubPRCommentNotifier(client))
+    return out

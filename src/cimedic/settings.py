@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from platformdirs import user_config_dir, user_data_dir
 from pydantic import Field
@@ -94,6 +94,18 @@ class Settings(BaseSettings):
     llm_model: str = Field(default="qwen2.5-coder:7b-instruct", description="Model name the server serves.")
     llm_api_key: str | None = Field(default=None, description="API key, when the server wants one.")
     llm_timeout: float = Field(default=120.0, gt=0, description="Seconds one LLM call may take.")
+    llm_context_tokens: int = Field(
+        default=4096,
+        ge=512,
+        description="The model's context window, tokens (sizes chat memory and tool-result cuts).",
+    )
+    llm_tool_calls: Literal["auto", "native", "json"] = Field(
+        default="auto",
+        description=(
+            "Agent tool-call protocol: native OpenAI `tools`, the structured-JSON baseline, or auto "
+            "(native where the server offers it, JSON otherwise)."
+        ),
+    )
 
     # --- agent (bounded loop) ---
     agent_max_steps: int = Field(default=6, ge=1, le=40, description="Most model calls per agent/chat turn.")
@@ -112,6 +124,18 @@ class Settings(BaseSettings):
     )
     notify_github_issues: bool = Field(
         default=False, description="Open a GitHub issue for each new failure cluster."
+    )
+    notify_github_pr_comments: bool = Field(
+        default=False,
+        description="Comment on the pull request when a new failure cluster first fails one of its runs.",
+    )
+
+    # --- repository health (Healthy / Degraded / Failing) ---
+    health_window_hours: float = Field(
+        default=24.0, gt=0, description="Hours of default-branch runs the repository health looks at."
+    )
+    health_degraded_rate: float = Field(
+        default=0.2, gt=0, le=1, description="Failure rate at or above which a repository is degraded."
     )
 
     # --- metrics ---

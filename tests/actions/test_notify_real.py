@@ -15,7 +15,12 @@ from typing import Any
 import httpx
 import pytest
 
-from cimedic.actions.notify import AppriseNotifier, GitHubIssueNotifier, RecordingNotifier
+from cimedic.actions.notify import (
+    AppriseNotifier,
+    GitHubIssueNotifier,
+    GitHubPRCommentNotifier,
+    RecordingNotifier,
+)
 from cimedic.model.notify import EventKind, Notification, Severity
 from cimedic.services.notify import notify_pending
 from cimedic.store import notify as db
@@ -164,7 +169,9 @@ def test_github_issue_through_the_replay() -> None:
         repository=repo,
     )
     result = notifier.send(n)
-    assert result.ok and result.reference and result.reference.endswith("/issues/1")
+    number = replay.issues[0]["number"]  # issues and pull requests share one sequence
+    assert number > max(p.number for p in replay.history.pull_requests)
+    assert result.ok and result.reference and result.reference.endswith(f"/issues/{number}")
     assert (
         replay.issues[0]["title"] == "New CI failure" and "cimedic:new_cluster:x" in replay.issues[0]["body"]
     )
@@ -173,3 +180,52 @@ def test_github_issue_through_the_replay() -> None:
     )  # not an issue kind
     bad = notifier.send(n.model_copy(update={"repository": "no/such"}))
     assert not bad.ok and "404" in (bad.error or "")
+
+
+def test_pull_request_comments_through_the_replay_over_loopback(demo) -> None:  # type: ignore[no-untyped-def]
+    """A new failure cluster first seen on a pull request's run is commented on that pull request
+    (REST "Create an issue comment" on the replay, real HTTP); branch-run clusters are not."""
+    from cimedic.connectors.github_actions.client import GitHubClient
+    from cimedic.testing.demo_history import build_demo_history
+    from cimedic.testing.github_replay import GitHubReplay
+
+    store, now = demo
+    replay = GitHubReplay(build_demo_history(now=now))
+    db.record_pass(store, now - timedelta(days=30), digest_sent=False)
+    with replay.serve() as served, httpx.Client() as http:
+        client = GitHubClient(http, base_url=served.url)
+        outcome = notify_pending(store, [GitHubPRCommentNotifier(client)], now + timedelta(minutes=1))
+    on_prs = [n for n in outcome.notifications if n.pull_requests]
+    assert on_prs and outcome.failed == 0
+    known = {p.number for p in replay.history.pull_requests}
+    commented = sorted(c["number"] for c in replay.comments)
+    assert commented == sorted(n for x in on_prs for n in x.pull_requests)
+    assert set(commented) <= known
+    for c in replay.comments:
+        assert c["html_url"].endswith(f"/pull/{c['number']}#issuecomment-{c['id']}")
+        assert "cimedic:new_cluster:" in c["body"] and SECRET not in c["body"]
+    assert all(n.kind is EventKind.NEW_CLUSTER for n in on_prs)
+
+
+def test_pull_request_comment_refused_is_reported() -> None:
+    from cimedic.connectors.github_actions.client import GitHubClient
+    from cimedic.testing.demo_history import build_demo_history
+    from cimedic.testing.github_replay import GitHubReplay
+
+    replay = GitHubReplay(build_demo_history())
+    client = GitHubClient(httpx.Client(transport=replay.transport()))
+    repo = replay.history.repos[0].full_name
+    pr = replay.history.pull_requests[0].number
+    n = Notification(
+        kind=EventKind.NEW_CLUSTER,
+        title="t",
+        body="b",
+        dedup_key="k",
+        repository=repo,
+        pull_requests=(pr, 999_999),
+    )
+    result = GitHubPRCommentNotifier(client).send(n)
+    assert not result.ok and "#999999" in (result.error or "") and "404" in (result.error or "")
+    assert [c["number"] for c in replay.comments] == [pr]  # the good one still went out
+    assert result.reference and f"/pull/{pr}#issuecomment-" in result.reference
+    assert GitHubPRCommentNotifier(client).send(n.model_copy(update={"pull_requests": ()})).reference is None

@@ -14,7 +14,15 @@ from typing import Protocol
 
 from cimedic.model.notify import EventKind, Notification, SendResult
 
-__all__ = ["AppriseNotifier", "GitHubIssueNotifier", "IssueCreator", "Notifier", "RecordingNotifier"]
+__all__ = [
+    "AppriseNotifier",
+    "CommentCreator",
+    "GitHubIssueNotifier",
+    "GitHubPRCommentNotifier",
+    "IssueCreator",
+    "Notifier",
+    "RecordingNotifier",
+]
 
 
 class Notifier(Protocol):
@@ -111,6 +119,48 @@ class GitHubIssueNotifier:
         except Exception as exc:
             return SendResult(channel=self.channel, ok=False, error=f"{type(exc).__name__}: {exc}")
         return SendResult(channel=self.channel, ok=True, reference=url)
+
+
+class CommentCreator(Protocol):
+    """What :class:`GitHubPRCommentNotifier` needs of a GitHub client: ``create_issue_comment``
+    returning the comment's web URL (raises on refusal)."""
+
+    def create_issue_comment(self, full_name: str, number: int, body: str) -> str: ...
+
+
+class GitHubPRCommentNotifier:
+    """Comments on each pull request of the notification (``Notification.pull_requests``) for
+    the event kinds of ``kinds`` (default: new failure clusters), so the author sees the
+    diagnosis where they work; a notification without pull requests is answered ``ok`` with no
+    action. Every comment ends with the dedup key (an HTML comment). One failed comment makes
+    the result failed (the error names the pull request); the others are still attempted.
+    """
+
+    channel = "github-pr"
+
+    def __init__(
+        self, client: CommentCreator, *, kinds: Sequence[EventKind] = (EventKind.NEW_CLUSTER,)
+    ) -> None:
+        self._client = client
+        self._kinds = frozenset(kinds)
+
+    def send(self, notification: Notification) -> SendResult:
+        if notification.kind not in self._kinds or not notification.repository:
+            return SendResult(channel=self.channel, ok=True)
+        body = f"### {notification.title}\n\n{notification.body}\n\n<!-- cimedic:{notification.dedup_key} -->"
+        urls: list[str] = []
+        errors: list[str] = []
+        for number in notification.pull_requests:
+            try:
+                urls.append(self._client.create_issue_comment(notification.repository, number, body))
+            except Exception as exc:
+                errors.append(f"#{number}: {type(exc).__name__}: {exc}")
+        return SendResult(
+            channel=self.channel,
+            ok=not errors,
+            error="; ".join(errors) or None,
+            reference=" ".join(urls) or None,
+        )
 
 
 class RecordingNotifier:

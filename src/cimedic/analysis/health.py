@@ -13,7 +13,8 @@ neither):
 4. otherwise ``healthy``.
 
 The thresholds are product defaults (not tuned on any project) and are parameters of
-:func:`repo_health`, so a deployment can pass others. When a run's default branch is unknown,
+:func:`repo_health` (a deployment sets them with the ``health_window_hours`` and
+``health_degraded_rate`` settings, see :class:`cimedic.model.notify.HealthThresholds`). When a run's default branch is unknown,
 ``main`` and ``master`` are taken as default branches (as MTTR in
 :mod:`cimedic.model.metrics` does).
 """
@@ -25,13 +26,13 @@ from datetime import datetime, timedelta
 
 from cimedic.model.ci import Conclusion, Status
 from cimedic.model.history import RunFact
-from cimedic.model.notify import HealthState, RepoHealth
+from cimedic.model.notify import HEALTH_DEGRADED_RATE, HEALTH_WINDOW_SECONDS, HealthState, RepoHealth
 
 __all__ = ["DEGRADED_FAILURE_RATE", "WINDOW_SECONDS", "health_of_all", "is_change", "repo_health"]
 
-WINDOW_SECONDS = 86400.0
+WINDOW_SECONDS = HEALTH_WINDOW_SECONDS
 """Window of the failure rate: the last 24 hours (the issue's definition of health)."""
-DEGRADED_FAILURE_RATE = 0.2
+DEGRADED_FAILURE_RATE = HEALTH_DEGRADED_RATE
 """At or above this share of red default-branch runs a repository is degraded (product default:
 one red run in five)."""
 _FALLBACK_DEFAULTS = ("main", "master")
@@ -78,7 +79,8 @@ def repo_health(
 
     def result(state: HealthState, reason: str, failed: int = 0) -> RepoHealth:
         n = len(picked)
-        last = picked[-1].conclusion if picked else None
+        latest = picked[-1] if picked else None
+        last = latest.conclusion if latest else None
         return RepoHealth(
             repository=repository,
             state=state,
@@ -87,8 +89,11 @@ def repo_health(
             failure_rate=failed / n if n else None,
             latest_red=(last is not None and last.is_failure) if picked else None,
             window_seconds=window_seconds,
+            degraded_rate=degraded_rate,
             reason=reason,
             computed_at=now,
+            latest_run_id=latest.provider_id if latest else None,
+            latest_run_at=latest.created_at if latest else None,
         )
 
     if not picked:

@@ -89,6 +89,7 @@ def render(event: NotificationEvent) -> Notification:
         severity=event.severity,
         dedup_key=event.dedup_key,
         repository=event.repository,
+        pull_requests=event.pull_requests,
     )
 
 

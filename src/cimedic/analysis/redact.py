@@ -33,13 +33,22 @@ values shorter than :data:`MIN_SECRET_CHARS`. Pure: no I/O, no settings.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["DS_MIN_RUN", "MIN_SECRET_CHARS", "PATTERNS", "WHOLE_PATTERNS", "RedactionResult", "redact"]
+__all__ = [
+    "DS_MIN_RUN",
+    "MIN_SECRET_CHARS",
+    "PATTERNS",
+    "WHOLE_PATTERNS",
+    "RedactingFilter",
+    "RedactionResult",
+    "redact",
+]
 
 # Shortest value an assignment pattern or a detect-secrets finding may redact: shorter values
 # are flags or placeholders (``token=1``), not credentials (NIST SP 800-63B sets 8 characters
@@ -245,3 +254,24 @@ def _ds_line(line: str, plugins: tuple[tuple[str, Any], ...], kinds: Counter[str
             kinds[kind] += line.count(value)
             line = line.replace(value, f"[REDACTED:{kind}]")
     return line
+
+
+class RedactingFilter(logging.Filter):
+    """A :mod:`logging` filter that redacts each record before any handler writes it: the
+    formatted message (``msg % args``) and the text of an attached exception go through
+    :func:`redact`, so a secret quoted in an error (a log line, a URL with credentials) never
+    reaches our own logs. Attach it to handlers (``handler.addFilter(RedactingFilter())``).
+    Never drops a record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string: keep the raw parts, redacted
+            message = f"{record.msg} {record.args}"
+        record.msg = redact(message).text
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text).text  # formatters use it as is
+        return True

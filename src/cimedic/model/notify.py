@@ -12,7 +12,13 @@ from __future__ import annotations
 from datetime import datetime, time
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+
+HEALTH_WINDOW_SECONDS = 86400.0
+"""Default window of repository health: the last 24 hours (the issue's definition of health)."""
+HEALTH_DEGRADED_RATE = 0.2
+"""Default failure rate at or above which a repository is degraded (product default: one red
+run in five)."""
 
 
 class _Frozen(BaseModel):
@@ -31,11 +37,29 @@ class HealthState(StrEnum):
     UNKNOWN = "unknown"
 
 
+class HealthThresholds(_Frozen):
+    """The thresholds of repository health: ``window_seconds`` (> 0) of default-branch runs
+    looked at, and ``degraded_rate`` in (0, 1], the failure rate at or above which a repository
+    is degraded. Defaults: :data:`HEALTH_WINDOW_SECONDS`, :data:`HEALTH_DEGRADED_RATE`; a
+    deployment sets them with the ``health_window_hours`` and ``health_degraded_rate``
+    settings. Raises ``pydantic.ValidationError`` for values out of range."""
+
+    window_seconds: float = Field(default=HEALTH_WINDOW_SECONDS, gt=0)
+    degraded_rate: float = Field(default=HEALTH_DEGRADED_RATE, gt=0, le=1)
+
+    @classmethod
+    def from_hours(cls, window_hours: float, degraded_rate: float) -> HealthThresholds:
+        """Thresholds from a window in hours (as the settings give it) and a rate."""
+        return cls(window_seconds=window_hours * 3600.0, degraded_rate=degraded_rate)
+
+
 class RepoHealth(_Frozen):
     """The health of one repository at ``computed_at``: ``runs``/``failed`` completed runs of the
     default branch created in the window (``window_seconds`` back), ``failure_rate`` =
     failed / runs (``None`` without runs), ``latest_red``: the latest completed default-branch
-    run is red (``None`` when there is none); ``reason`` says which rule decided."""
+    run is red (``None`` when there is none); ``reason`` says which rule decided.
+    ``degraded_rate`` is the threshold used; ``latest_run_id`` (the provider's run id, e.g.
+    GitHub's) and ``latest_run_at`` (its creation time) name the latest counted run."""
 
     repository: str
     state: HealthState
@@ -43,9 +67,24 @@ class RepoHealth(_Frozen):
     failed: int = 0
     failure_rate: float | None = None
     latest_red: bool | None = None
-    window_seconds: float = 86400.0
+    window_seconds: float = HEALTH_WINDOW_SECONDS
+    degraded_rate: float = HEALTH_DEGRADED_RATE
     reason: str = ""
     computed_at: datetime | None = None
+    latest_run_id: str | None = None
+    latest_run_at: datetime | None = None
+
+
+class RepoHealthStatus(RepoHealth):
+    """What ``cimedic health`` and ``GET /api/v1/health`` show for one repository: its
+    :class:`RepoHealth` plus ``recorded_state`` (the state the last notification pass recorded,
+    ``None`` when none was), ``since`` (when the recorded state began, given only when it equals
+    the computed ``state`` and began no later than ``computed_at``) and ``latest_run_url`` (the
+    latest counted run's web page, when the repository's web address is known)."""
+
+    recorded_state: HealthState | None = None
+    since: datetime | None = None
+    latest_run_url: str | None = None
 
 
 class EventKind(StrEnum):
@@ -84,10 +123,13 @@ class NotificationEvent(_Frozen):
     severity: Severity = Severity.WARNING
     occurred_at: datetime
     recurrence: bool = False
+    pull_requests: tuple[int, ...] = ()
+    """Numbers of the pull requests whose run the event is about (a PR comment goes there)."""
 
 
 class Notification(_Frozen):
-    """What a sender delivers: a title, a Markdown body, a link, a severity and the dedup key."""
+    """What a sender delivers: a title, a Markdown body, a link, a severity, the dedup key, and
+    the numbers of the pull requests concerned (empty for branch runs)."""
 
     kind: EventKind
     title: str
@@ -96,6 +138,7 @@ class Notification(_Frozen):
     severity: Severity = Severity.WARNING
     dedup_key: str
     repository: str | None = None
+    pull_requests: tuple[int, ...] = ()
 
 
 class SendResult(_Frozen):
@@ -158,14 +201,18 @@ class NotifyOutcome(_Frozen):
 
 
 __all__ = [
+    "HEALTH_DEGRADED_RATE",
+    "HEALTH_WINDOW_SECONDS",
     "EventKind",
     "HealthState",
+    "HealthThresholds",
     "Notification",
     "NotificationEvent",
     "NotifyOutcome",
     "NotifyPlan",
     "QuietHours",
     "RepoHealth",
+    "RepoHealthStatus",
     "SendResult",
     "Severity",
 ]

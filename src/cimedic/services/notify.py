@@ -14,12 +14,12 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from cimedic.analysis.health import health_of_all, is_change
+from cimedic.analysis.health import is_change
 from cimedic.analysis.notify_policy import build_digest, digest_due, plan, render
-from cimedic.model.history import HistoryFilter
 from cimedic.model.notify import (
     EventKind,
     HealthState,
+    HealthThresholds,
     Notification,
     NotificationEvent,
     NotifyOutcome,
@@ -28,6 +28,7 @@ from cimedic.model.notify import (
     SendResult,
     Severity,
 )
+from cimedic.services.health import current_health
 
 if TYPE_CHECKING:
     from cimedic.actions.notify import Notifier
@@ -73,20 +74,12 @@ def _web(repo_urls: dict[str, str | None], repository: str) -> str:
     return (repo_urls.get(repository) or f"https://github.com/{repository}").rstrip("/")
 
 
-def current_health(store: Store, now: datetime, repository: str | None = None) -> list[RepoHealth]:
-    """Health of every repository with default-branch runs in the last 24 h (or of ``repository``)."""
-    from cimedic.analysis.health import WINDOW_SECONDS
-    from cimedic.store import queries
-
-    f = HistoryFilter(repository=repository, since=now - timedelta(seconds=WINDOW_SECONDS), until=now)
-    return health_of_all(queries.run_facts(store.engine, f), now)
-
-
 def collect_events(
-    store: Store, since: datetime, now: datetime
+    store: Store, since: datetime, now: datetime, *, thresholds: HealthThresholds | None = None
 ) -> tuple[list[NotificationEvent], list[RepoHealth]]:
     """The events of ``[since, now)`` from stored data, and the current health of each
-    repository (to be recorded). Reads only."""
+    repository (to be recorded) under ``thresholds`` (default :class:`HealthThresholds`: 24 h,
+    0.2). Reads only."""
     from cimedic.services.failures import list_clusters
     from cimedic.store import notify as db
     from cimedic.store.flaky import load_findings
@@ -114,6 +107,7 @@ def collect_events(
                     body=body,
                     url=url,
                     occurred_at=c.first_seen or now,
+                    pull_requests=db.pull_requests_of_job(store, ex.job_id) if ex else (),
                 )
             )
         else:
@@ -131,7 +125,9 @@ def collect_events(
                     recurrence=True,
                 )
             )
-    healths = current_health(store, now)
+    th = thresholds or HealthThresholds()
+    healths = current_health(store, now, window_seconds=th.window_seconds, degraded_rate=th.degraded_rate)
+    window = f"{th.window_seconds / 3600:g} h"
     previous = db.health_states(store)
     for h in healths:
         before = previous.get(h.repository)
@@ -144,7 +140,7 @@ def collect_events(
                 dedup_key=f"health:{h.repository}:{now.strftime('%Y-%m-%dT%H:%M')}:{h.state.value}",
                 repository=h.repository,
                 title=f"{h.repository} is {h.state.value}" + (f" (was {before.value})" if before else ""),
-                body=f"{h.reason}. Default branch, last 24 h: {h.failed} red of {h.runs} runs ({rate}).",
+                body=f"{h.reason}. Default branch, last {window}: {h.failed} red of {h.runs} runs ({rate}).",
                 url=f"{_web(repo_urls, h.repository)}/actions",
                 severity=_SEVERITY.get(h.state, Severity.INFO),
                 occurred_at=now,
@@ -211,9 +207,12 @@ def notify_pending(
     quiet: QuietHours | None = None,
     dry_run: bool = False,
     redactor: Callable[[str], str] = redact_text,
+    thresholds: HealthThresholds | None = None,
 ) -> NotifyOutcome:
     """One pass at ``now`` (aware UTC, default the current time): events since the last pass
     (the first pass looks :data:`FIRST_LOOKBACK` back), dedup, digest, quiet hours, delivery.
+    Repository health is computed under ``thresholds`` (default :class:`HealthThresholds`:
+    24 h, 0.2; the ``health_*`` settings) and recorded unless ``dry_run``.
 
     Every notification's title and body go through ``redactor`` before any sender sees them.
     With ``dry_run`` nothing is sent nor written (the notifications are returned). A failed
@@ -225,7 +224,7 @@ def notify_pending(
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
     since = db.last_pass_at(store) or now - FIRST_LOOKBACK
-    events, healths = collect_events(store, since, now)
+    events, healths = collect_events(store, since, now, thresholds=thresholds)
     decided = plan(events, db.known_keys(store, (e.dedup_key for e in events)), now, quiet)
     out: list[Notification] = []
     sent = failed = 0

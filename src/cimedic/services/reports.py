@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from cimedic.model.history import HistoryFilter
 from cimedic.model.metrics import PipelineStats
+from cimedic.model.notify import HealthThresholds
 from cimedic.model.reports import (
     ActionLine,
     AnomalyLine,
@@ -127,18 +128,23 @@ def build_report(
     repo: str | None = None,
     *,
     deployment_patterns: tuple[str, ...] = (),
+    thresholds: HealthThresholds | None = None,
 ) -> Report:
     """The report of the period ending at ``now`` (aware UTC, default the current time):
     ``daily`` = the last 24 h, ``weekly`` = the last 7 days, compared with the period before.
+    The health section uses ``thresholds`` (default :class:`HealthThresholds`: 24 h, 0.2; the
+    ``health_*`` settings).
 
     Raises ``ValueError`` for another period; SQLAlchemy errors propagate.
     """
     from cimedic.services.failures import list_clusters
-    from cimedic.services.notify import current_health, load_actions
+    from cimedic.services.health import current_health
+    from cimedic.services.notify import load_actions
     from cimedic.services.stats import pipeline_stats
     from cimedic.store.anomalies import load_anomalies
 
     p = Period(period)
+    th = thresholds or HealthThresholds()
     until = now or datetime.now(UTC)
     if until.tzinfo is None:
         until = until.replace(tzinfo=UTC)
@@ -190,7 +196,11 @@ def build_report(
         anomalies=anomalies,
         actions=actions,
         actions_available=decisions is not None,
-        health=tuple(current_health(store, until, repo)),
+        health=tuple(
+            current_health(
+                store, until, repo, window_seconds=th.window_seconds, degraded_rate=th.degraded_rate
+            )
+        ),
         series=tuple(_series(store, repo, since, until, bucket)),
         bucket_seconds=bucket.total_seconds(),
     )
@@ -298,7 +308,7 @@ def render_markdown(r: Report) -> str:
     out += [f"- {a.at:%Y-%m-%d %H:%M} {a.kind} {a.target}: {a.status}" for a in r.actions if a.at]
     out += ["", "## Health", ""]
     out += [f"- {h.repository}: **{h.state.value}** ({h.reason})" for h in r.health] or [
-        "No default-branch run in the last 24 h."
+        "No default-branch run in the health window."
     ]
     return "\n".join(out) + "\n"
 
@@ -386,7 +396,7 @@ def render_html(r: Report) -> str:
     ul(
         "Health",
         [f"{e(h.repository)}: <b>{h.state.value}</b> ({e(h.reason)})" for h in r.health],
-        "No default-branch run in the last 24 h.",
+        "No default-branch run in the health window.",
     )
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"

@@ -25,6 +25,7 @@ __all__ = [
     "log_entries",
     "mark_digested",
     "pending_digest",
+    "pull_requests_of_job",
     "queue_digest",
     "record_notification",
     "record_pass",
@@ -149,6 +150,21 @@ def mark_digested(store: StoreBase, keys: Iterable[str], now: datetime) -> None:
                 .where(notify_digest.c.dedup_key.in_(wanted[i : i + 500]))
                 .values(digested_at=to_db(now))
             )
+
+
+def pull_requests_of_job(store: StoreBase, job_id: int) -> tuple[int, ...]:
+    """The numbers of the pull requests of the run of stored job ``job_id`` (ascending; empty
+    for a branch run or an unknown job)."""
+    j, pr = t.jobs, t.pull_requests
+    q = (
+        select(pr.c.number)
+        .select_from(j)
+        .join(pr, pr.c.run_id == j.c.run_id)
+        .where(j.c.id == job_id)
+        .order_by(pr.c.number)
+    )
+    with store.engine.connect() as conn:
+        return tuple(int(n) for (n,) in conn.execute(q))
 
 
 def health_states(store: StoreBase) -> dict[str, HealthState]:

@@ -25,7 +25,8 @@ What it mimics, endpoint by endpoint (paths as in GitHub's REST API description)
   time); ``commits`` paginated by ``per_page`` (default 250) and ``page``, oldest first;
   ``GET /rate_limit``. ``/repositories/{repo_id}/...`` is an alias of ``/repos/{owner}/{repo}/...``
   (GitHub's ``Link`` headers use it).
-- ``POST /repos/{owner}/{repo}/issues``: 201 and the new issue (kept in ``GitHubReplay.issues``).
+- ``POST /repos/{owner}/{repo}/issues`` and ``/issues/{n}/comments``: 201 and the new issue or
+  comment (kept in ``GitHubReplay.issues`` / ``.comments``; :mod:`cimedic.testing.replay_issues`).
 - ``POST /actions/runs/{id}/rerun-failed-jobs``: 201 ``{}`` and a new ``queued`` attempt; 403
   while the run is not completed or when it is over 30 days old
   (https://docs.github.com/en/rest/actions/workflow-runs#re-run-failed-jobs-from-a-workflow-run).
@@ -72,6 +73,7 @@ from cimedic.testing.replay_http import (
     recorded_headers,
     validation_failed,
 )
+from cimedic.testing.replay_issues import ISSUE_PATH, IssueDesk
 from cimedic.testing.replay_webhooks import Delivery, webhook_deliveries
 
 if TYPE_CHECKING:
@@ -272,8 +274,13 @@ class GitHubReplay:
             user_id = next((r.owner.id for r in self.history.repos), 1)
             return self._json(request, 403, primary_rate_limit_body(user_id), counted=False)
         params = parse_qsl(raw_query, keep_blank_values=True)
-        if request.method == "POST" and re.fullmatch(r"/repos/[^/]+/[^/]+/issues", path):
-            status, body, extra = self._post_issue(path, request.content, api, blob)
+        if request.method == "POST" and ISSUE_PATH.fullmatch(path):
+            web = (
+                obj.GITHUB_WEB
+                if api == obj.GITHUB_API
+                else str(httpx.URL(api).copy_with(path="/")).rstrip("/")
+            )
+            status, body, extra = self.desk.post(path, request.content, api, web)
             return self._json(request, status, body, extra=extra)
         if request.method == "POST":
             status, body, extra = self._post(path)
@@ -535,44 +542,20 @@ class GitHubReplay:
 
     # -- issues (cimedic notify) -------------------------------------------------------
     @property
+    def desk(self) -> IssueDesk:
+        """The issue endpoints' state (:mod:`cimedic.testing.replay_issues`)."""
+        desk: IssueDesk = self.__dict__.setdefault("_desk", IssueDesk(self.history))
+        return desk
+
+    @property
     def issues(self) -> list[dict[str, Any]]:
         """Issues created through ``POST /repos/{o}/{r}/issues``, in order (GitHub's JSON)."""
-        issues: list[dict[str, Any]] = self.__dict__.setdefault("_issues", [])
-        return issues
+        return self.desk.issues
 
-    def _post_issue(
-        self, path: str, content: bytes, api: str, blob: str
-    ) -> tuple[int, Any, list[tuple[str, str]]]:
-        """``POST /repos/{o}/{r}/issues`` (REST "Create an issue",
-        https://docs.github.com/en/rest/issues/issues#create-an-issue): 201 and the issue
-        (``number``, ``html_url``, ``title``, ``body``, ``labels``, ``state: open``); 404 for an
-        unknown repository; 422 ``Validation Failed`` without a ``title``."""
-        m = re.fullmatch(r"/repos/([^/]+)/([^/]+)/issues", path)
-        repo = self.history.repo(f"{m[1]}/{m[2]}") if m else None
-        if repo is None:
-            return 404, NOT_FOUND, []
-        try:
-            data = json.loads(content or b"{}")
-        except ValueError:
-            return 400, error_body(400, "Problems parsing JSON"), []
-        if not isinstance(data, dict) or not isinstance(data.get("title"), str) or not data["title"]:
-            return 422, error_body(422, "Validation Failed"), []
-        html = (
-            obj.GITHUB_WEB if api == obj.GITHUB_API else str(httpx.URL(api).copy_with(path="/")).rstrip("/")
-        )
-        number = len(self.issues) + 1
-        issue = {
-            "id": 9_000_000 + number,
-            "number": number,
-            "title": data["title"],
-            "body": data.get("body") or "",
-            "labels": [{"name": str(x)} for x in data.get("labels") or []],
-            "state": "open",
-            "url": f"{api}/repos/{repo.full_name}/issues/{number}",
-            "html_url": f"{html}/{repo.full_name}/issues/{number}",
-        }
-        self.issues.append(issue)
-        return 201, issue, []
+    @property
+    def comments(self) -> list[dict[str, Any]]:
+        """Comments created through ``POST /repos/{o}/{r}/issues/{n}/comments``, in order."""
+        return self.desk.comments
 
 
 def _int(value: str | None, default: int) -> int:

@@ -394,9 +394,21 @@ class GitHubClient:
         issue's web URL (``html_url``). Sent once, never retried (a retry could open a second
         issue). Raises :class:`GitHubError` for any other status (410: issues disabled, 422:
         validation failed, 403/404: no access) or a network error."""
-        t = self._t
-        url = t.url(f"{self._repo(full_name)}/issues")
         payload = {"title": title, "body": body, "labels": list(labels)}
+        return self._create(full_name, "issues", payload, what="issue")
+
+    def create_issue_comment(self, full_name: str, number: int, body: str) -> str:
+        """Comment on issue or pull request ``number``: ``POST /repos/{o}/{r}/issues/{n}/comments``
+        with ``{"body"}`` (GitHub REST "Create an issue comment"; every pull request is an issue
+        for this endpoint; needs ``issues: write`` or ``pull_requests: write``). Returns the
+        comment's ``html_url``. Sent once, never retried. Raises :class:`GitHubError` for any
+        other status than 201 (403: locked or no access, 404: no such issue, 410: issues
+        disabled, 422: validation failed) or a network error."""
+        return self._create(full_name, f"issues/{int(number)}/comments", {"body": body}, what="comment")
+
+    def _create(self, full_name: str, path: str, payload: Mapping[str, object], *, what: str) -> str:
+        t = self._t
+        url = t.url(f"{self._repo(full_name)}/{path}")
         request = t.http.build_request(
             "POST", url, json=payload, headers=t._headers(self._auth_for(full_name))
         )
@@ -411,7 +423,7 @@ class GitHubClient:
         data = t.decode(response)
         html_url = data.get("html_url") if isinstance(data, dict) else None
         if not isinstance(html_url, str):
-            raise GitHubError(response.status_code, url, "created issue has no html_url")
+            raise GitHubError(response.status_code, url, f"created {what} has no html_url")
         return html_url
 
 

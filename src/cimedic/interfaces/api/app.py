@@ -1,4 +1,7 @@
-"""FastAPI application: ``POST /webhooks/github``, ``GET /healthz``, ``GET /api/v1/stats``.
+"""FastAPI application: ``POST /webhooks/github``, ``GET /healthz``, ``GET /api/v1/stats``;
+the routers of ``POST /api/v1/chat`` (:mod:`.chat`), ``GET /api/v1/health`` (:mod:`.health`),
+``GET /api/v1/actions`` (:mod:`.actions`) and ``GET /api/v1/jobs/{job_id}/explanation``
+(:mod:`.explanations`) read what they need from ``app.state``.
 
 The webhook endpoint verifies ``X-Hub-Signature-256`` (401 otherwise), stores the raw
 delivery keyed by ``X-GitHub-Delivery`` (a duplicate is a 200 no-op) and answers at once;
@@ -14,6 +17,7 @@ from fastapi import FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from cimedic.model.notify import HealthThresholds
 from cimedic.services.webhooks import DeliveryWorker, ProcessReport, receive_github
 from cimedic.store.repository import Store
 
@@ -26,9 +30,14 @@ def create_app(
     deployment_patterns: Sequence[str] = (),
     llm: object | None = None,
     agent_budgets: object | None = None,
+    health_thresholds: HealthThresholds | None = None,
+    llm_model: str | None = None,
 ) -> FastAPI:
     """Build the app over ``store``. ``process`` handles stored deliveries in a background
-    worker (default: normalize them without fetching logs)."""
+    worker (default: normalize them without fetching logs). ``llm`` (an ``LLMClient`` or None)
+    serves chat and explanations, ``llm_model`` names its model in the explanation cache
+    (default: the client's ``model``); ``health_thresholds`` are those of ``GET /api/v1/health``
+    (default :class:`HealthThresholds`: 24 h, 0.2)."""
     from cimedic.services.webhooks import process_pending
 
     worker = DeliveryWorker(process or (lambda: process_pending(store)))
@@ -46,9 +55,12 @@ def create_app(
     app.state.store = store
     app.state.llm = llm  # an LLMClient, or None: POST /api/v1/chat answers 503
     app.state.agent_budgets = agent_budgets
-    from cimedic.interfaces.api.chat import router as chat_router
+    app.state.llm_model = llm_model
+    app.state.health_thresholds = health_thresholds or HealthThresholds()
+    from cimedic.interfaces.api import actions, chat, explanations, health
 
-    app.include_router(chat_router)
+    for module in (chat, health, actions, explanations):
+        app.include_router(module.router)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

@@ -2,7 +2,9 @@
 
 The router reads ``app.state.store`` (set by ``create_app``), ``app.state.llm`` (an
 ``LLMClient``; missing or None → 503) and ``app.state.agent_budgets`` (a
-:class:`~cimedic.agent.loop.Budgets`; default when missing).
+:class:`~cimedic.agent.loop.Budgets`, which also carries the model's ``context_tokens`` and the
+``tool_protocol``; ``cimedic serve`` builds it from the settings with
+:func:`cimedic.interfaces.cli.chat.budgets_from`; default when missing).
 """
 
 from __future__ import annotations

@@ -33,8 +33,10 @@ def agent(
     import signal
     import threading
 
+    from cimedic.interfaces.logsetup import configure_logging
     from cimedic.services.schedule import AgentScheduler
 
+    configure_logging()  # our own logs are redacted too
     cfg = settings()
     targets = list(repos or cfg.watch_repos)
     for repo in targets:
@@ -75,8 +77,9 @@ def _jobs(cfg: Settings, st: Store, targets: list[str], interval: float) -> list
     from cimedic.services.schedule import ScheduledJob
 
     jobs: list[ScheduledJob] = []
-    if targets:
-        client = bootstrap.github_client(cfg, st)
+    has_github = bool(targets or cfg.github_token or cfg.github_app_id)
+    client = bootstrap.github_client(cfg, st) if has_github else None
+    if targets and client is not None:
         diagnoser, _problems = bootstrap.diagnoser(cfg)
         collector = Collector(
             st,
@@ -94,12 +97,37 @@ def _jobs(cfg: Settings, st: Store, targets: list[str], interval: float) -> list
             out = []
             for repo in targets:
                 report = collector.poll(repo)
-                if report.runs_ingested:
-                    refresh_findings(st, repository=repo, compare=client.compare_commits)
                 out.append(f"{repo}: {'304' if report.not_modified else report.runs_ingested}")
             return "; ".join(out)
 
         jobs.append(ScheduledJob("poll", poll, seconds=interval, description="poll watched repositories"))
+    compare = client.compare_commits if client is not None else None
+    seen: dict[str, int] = {}
+
+    def findings() -> str:
+        # whatever brought the history (poll, webhooks of `cimedic serve`, sync): refresh when it grew
+        mark = {
+            k: v for k, v in st.counts().items() if k in ("workflow_runs", "jobs", "diagnoses", "test_cases")
+        }
+        if mark == seen:
+            return "no new history"
+        report = refresh_findings(st, compare=compare)
+        seen.clear()
+        seen.update(mark)
+        problems = f"; problems: {'; '.join(report.problems)}" if report.problems else ""
+        return (
+            f"flaky {report.flaky}, broken {report.broken}, anomalies {report.anomalies}, "
+            f"culprits {report.culprits}, risk {report.risk}{problems}"
+        )
+
+    jobs.append(
+        ScheduledJob(
+            "findings",
+            findings,
+            seconds=max(60.0, interval),
+            description="attach new failures to flaky verdicts, anomalies, culprits, risk",
+        )
+    )
 
     def housekeeping() -> str:
         removed = st.apply_retention(log_days=cfg.log_retention_days, raw_days=cfg.raw_retention_days)
@@ -140,40 +168,50 @@ def _step4_jobs(cfg: Settings, st: Store) -> list[ScheduledJob]:
 
 
 def _notify_jobs(cfg: Settings, st: Store) -> list[ScheduledJob]:
-    """Notifications every 5 minutes; the daily (07:00 UTC) and weekly (Monday 07:00 UTC)
-    reports, written as Markdown and HTML under ``<data_dir>/reports/`` and announced."""
+    """Notifications every 5 minutes (repository health recorded on every pass, also when no
+    channel is configured and the pass runs dry); the daily (07:00 UTC) and weekly (Monday
+    07:00 UTC) reports, written as Markdown and HTML under ``<data_dir>/reports/``. Health
+    thresholds: the ``health_window_hours`` and ``health_degraded_rate`` settings."""
     from datetime import UTC, datetime
 
-    from cimedic.actions.notify import AppriseNotifier, GitHubIssueNotifier, Notifier
+    from cimedic.actions.notify import Notifier
+    from cimedic.interfaces.cli.health import thresholds_from
     from cimedic.model.notify import QuietHours
+    from cimedic.services.health import record_health
     from cimedic.services.notify import notify_pending
     from cimedic.services.reports import build_report, render_html, render_markdown
     from cimedic.services.schedule import ScheduledJob
+
+    thresholds = thresholds_from(cfg)
 
     try:
         quiet = QuietHours.parse(cfg.notify_quiet_hours) if cfg.notify_quiet_hours else None
     except ValueError as exc:
         fail(str(exc))
-    notifiers: list[Notifier] = []
-    if cfg.notify_urls:
-        try:
-            notifiers.append(AppriseNotifier(cfg.notify_urls))
-        except ValueError as exc:
-            fail(str(exc))
-    if cfg.notify_github_issues:
-        from cimedic.bootstrap import github_client
+    from cimedic.bootstrap import notifiers as configured
 
-        notifiers.append(GitHubIssueNotifier(github_client(cfg)))
+    try:
+        notifiers: list[Notifier] = configured(cfg)
+    except ValueError as exc:
+        fail(str(exc))
 
     def notify_job() -> str:
-        outcome = notify_pending(st, notifiers, quiet=quiet, dry_run=not notifiers)
+        now = datetime.now(UTC)
+        outcome = notify_pending(
+            st, notifiers, now, quiet=quiet, dry_run=not notifiers, thresholds=thresholds
+        )
+        if not notifiers:
+            # a dry pass writes nothing: record the health anyway, so `cimedic health` knows since when
+            record_health(st, now, thresholds=thresholds)
         return f"{len(outcome.notifications)} notifications" + (
-            "" if notifiers else " (no notify_urls: dry run)"
+            "" if notifiers else " (no notify_urls: dry run, health recorded)"
         )
 
     def report_job(period: str) -> Callable[[], str]:
         def run() -> str:
-            report = build_report(st, period=period, deployment_patterns=tuple(cfg.deployment_workflows))
+            report = build_report(
+                st, period=period, deployment_patterns=tuple(cfg.deployment_workflows), thresholds=thresholds
+            )
             folder = cfg.data_dir / "reports"
             folder.mkdir(parents=True, exist_ok=True)
             stamp = datetime.now(UTC).strftime("%Y-%m-%d")

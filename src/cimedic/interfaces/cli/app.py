@@ -15,6 +15,7 @@ from cimedic.interfaces.cli import demo as _demo
 from cimedic.interfaces.cli import explain as _explain
 from cimedic.interfaces.cli import failures as _failures
 from cimedic.interfaces.cli import flaky as _flaky
+from cimedic.interfaces.cli import health as _health
 from cimedic.interfaces.cli import history as _history
 from cimedic.interfaces.cli import report as _report
 from cimedic.interfaces.cli import risk as _risk
@@ -49,6 +50,7 @@ app.command("heal")(_actions.heal)
 app.command("actions")(_actions.actions)
 app.command("report")(_report.report)
 app.command("notify")(_report.notify)
+app.command("health")(_health.health)
 app.command("chat")(_chat.chat)
 app.command("explain")(_explain.explain)
 app.command("usage")(_explain.usage)

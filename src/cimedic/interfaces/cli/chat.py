@@ -36,11 +36,17 @@ def make_llm(cfg: Settings) -> LLMClient | None:
 
 
 def budgets_from(cfg: Settings) -> Budgets:
-    """Turn budgets from the ``agent_max_steps``/``agent_max_tokens``/``agent_max_seconds`` settings."""
+    """Turn budgets from the ``agent_max_steps``/``agent_max_tokens``/``agent_max_seconds``
+    settings, the model's window from ``llm_context_tokens`` and the tool-call protocol from
+    ``llm_tool_calls`` (``cimedic chat``, ``cimedic serve``'s ``POST /api/v1/chat``)."""
     from cimedic.agent.loop import Budgets
 
     return Budgets(
-        max_steps=cfg.agent_max_steps, max_tokens=cfg.agent_max_tokens, max_seconds=cfg.agent_max_seconds
+        max_steps=cfg.agent_max_steps,
+        max_tokens=cfg.agent_max_tokens,
+        max_seconds=cfg.agent_max_seconds,
+        context_tokens=cfg.llm_context_tokens,
+        tool_protocol=cfg.llm_tool_calls,
     )
 
 

@@ -42,13 +42,18 @@ def report(
 
     from sqlalchemy.exc import SQLAlchemyError
 
+    from cimedic.interfaces.cli.health import thresholds_from
     from cimedic.services.reports import build_report, render_html, render_markdown
 
     cfg = settings()
     st = store(cfg, db)
     try:
         result = build_report(
-            st, period.value, repo=repo, deployment_patterns=tuple(cfg.deployment_workflows)
+            st,
+            period.value,
+            repo=repo,
+            deployment_patterns=tuple(cfg.deployment_workflows),
+            thresholds=thresholds_from(cfg),
         )
     except SQLAlchemyError as exc:
         fail(f"cannot read store {st.location}: {type(exc).__name__}: {exc}")
@@ -82,14 +87,16 @@ def notify(
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """One notification pass: new failure clusters, health changes, new flaky tests and actions
-    since the last pass go to the notify_urls (and GitHub issues when notify_github_issues);
+    since the last pass go to the notify_urls (and GitHub issues / pull request comments when
+    notify_github_issues / notify_github_pr_comments);
     repeats of known failures go to a daily digest; quiet hours hold all but critical events.
 
     Exit status 0; 1 when a delivery failed; 2 when the settings or the store are unusable.
     """
     from sqlalchemy.exc import SQLAlchemyError
 
-    from cimedic.actions.notify import AppriseNotifier, GitHubIssueNotifier, Notifier
+    from cimedic.actions.notify import Notifier
+    from cimedic.interfaces.cli.health import thresholds_from
     from cimedic.model.notify import QuietHours
     from cimedic.services.notify import notify_pending
 
@@ -100,20 +107,20 @@ def notify(
         fail(str(exc))
     notifiers: list[Notifier] = []
     if not dry_run:
-        if cfg.notify_urls:
-            try:
-                notifiers.append(AppriseNotifier(cfg.notify_urls))
-            except ValueError as exc:
-                fail(str(exc))
-        if cfg.notify_github_issues:
-            from cimedic.bootstrap import github_client
+        from cimedic.bootstrap import notifiers as configured
 
-            notifiers.append(GitHubIssueNotifier(github_client(cfg)))
+        try:
+            notifiers = configured(cfg)
+        except ValueError as exc:
+            fail(str(exc))
         if not notifiers:
-            fail("nothing to notify: set notify_urls or notify_github_issues (or use --dry-run)")
+            fail(
+                "nothing to notify: set notify_urls, notify_github_issues or notify_github_pr_comments "
+                "(or use --dry-run)"
+            )
     st = store(cfg, db)
     try:
-        outcome = notify_pending(st, notifiers, quiet=quiet, dry_run=dry_run)
+        outcome = notify_pending(st, notifiers, quiet=quiet, dry_run=dry_run, thresholds=thresholds_from(cfg))
     except SQLAlchemyError as exc:
         fail(f"cannot read store {st.location}: {type(exc).__name__}: {exc}")
     finally:

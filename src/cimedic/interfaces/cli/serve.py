@@ -13,7 +13,8 @@ def serve(
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """Serve POST /webhooks/github (workflow_run, workflow_job, check_run; verified with
-    CIMEDIC_GITHUB_WEBHOOK_SECRET), GET /api/v1/stats, POST /api/v1/chat and GET /healthz."""
+    CIMEDIC_GITHUB_WEBHOOK_SECRET), GET /api/v1/stats, GET /api/v1/health, GET /api/v1/actions,
+    GET /api/v1/jobs/{job_id}/explanation, POST /api/v1/chat and GET /healthz."""
     import uvicorn
 
     from cimedic import bootstrap
@@ -41,11 +42,21 @@ def serve(
             last_refresh[0] = time.monotonic()
         return report
 
+    from cimedic.interfaces.cli.chat import budgets_from
+    from cimedic.interfaces.cli.health import thresholds_from
+
     app = create_app(
         st,
         webhook_secret=cfg.github_webhook_secret,
         process=process,
         deployment_patterns=cfg.deployment_workflows,
+        llm=bootstrap.llm_client(cfg),
+        agent_budgets=budgets_from(cfg),
+        llm_model=cfg.llm_model,
+        health_thresholds=thresholds_from(cfg),
     )
     typer.echo(f"cimedic: serving on http://{host}:{port} (store {st.location})", err=True)
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    from cimedic.interfaces.logsetup import configure_logging
+
+    configure_logging()  # uvicorn's loggers propagate to the redacting root handler
+    uvicorn.run(app, host=host, port=port, log_level="info", log_config=None)

@@ -1,0 +1,36 @@
+"""``GET /api/v1/actions``: the audit of self-healing decisions (see ``docs/remediation.md``).
+
+The router reads ``app.state.store``.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Query, Request
+
+from cimedic.model.remediation import Decision
+
+router = APIRouter()
+
+
+@router.get("/api/v1/actions", response_model=list[Decision])
+def actions(
+    request: Request,
+    repo: str | None = Query(None, description="Only this repository (owner/name)."),
+    since: str | None = Query(None, description="7d, 12h, 2w or an ISO date (UTC); default: the whole audit"),
+    limit: int = Query(100, ge=1, le=1000, description="Most decisions returned (newest first)."),
+) -> list[Decision]:
+    """The recorded re-run decisions (taken or not, and why), newest first, as ``cimedic
+    actions --format json``. 422 for an unusable ``since`` or ``limit``."""
+    from datetime import UTC, datetime, timedelta
+
+    from cimedic.services.remediate import list_actions
+    from cimedic.services.timewindow import parse_since
+
+    start = None
+    if since is not None:
+        try:
+            window = parse_since(since)
+        except ValueError as exc:
+            raise HTTPException(422, f"since: {exc}") from exc
+        start = datetime.now(UTC) - window if isinstance(window, timedelta) else window
+    return list_actions(request.app.state.store, since=start, repository=repo)[:limit]

@@ -1,0 +1,49 @@
+"""``GET /api/v1/jobs/{job_id}/explanation``: the explanation of a diagnosed failed job, as
+``cimedic explain <job id>`` gives it (see ``docs/llm.md``).
+
+The router reads ``app.state.store``, ``app.state.llm`` (an ``LLMClient``, or None: the
+deterministic explanation built from the diagnosis is served, flagged ``deterministic``) and
+``app.state.llm_model`` (the model name of the explanation cache).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Query, Request
+
+from cimedic.model.explanations import Explanation
+
+router = APIRouter()
+
+
+class ExplanationOut(Explanation):
+    """An :class:`~cimedic.model.explanations.Explanation` plus ``deterministic``: true when it
+    was built from the diagnosis alone (no LLM, LLM unavailable, or its answer rejected;
+    ``fallback_reason`` says which)."""
+
+    deterministic: bool
+
+
+@router.get("/api/v1/jobs/{job_id}/explanation", response_model=ExplanationOut)
+def job_explanation(
+    job_id: int,
+    request: Request,
+    cache: bool = Query(True, description="false: ask the model again even when an explanation is cached."),
+) -> ExplanationOut:
+    """Explain the stored diagnosis of job ``job_id`` (the store's job id, as ``cimedic
+    explain`` takes it). An accepted LLM answer is cached by diagnosis signature, engine version
+    and model, and served from the cache next time (``source`` ``cache``). 404 when the job is
+    unknown or has no diagnosis (only failed jobs are diagnosed)."""
+    from cimedic.agent.explain import ExplainError, explain_job
+    from cimedic.store.llm import job_repository
+
+    state = request.app.state
+    store = state.store
+    if job_repository(store, job_id) is None:
+        raise HTTPException(404, f"no stored job with id {job_id}")
+    llm = getattr(state, "llm", None)
+    model = getattr(state, "llm_model", None) or getattr(llm, "model", "") or ""
+    try:
+        result = explain_job(store, job_id, llm, model=model, use_cache=cache)
+    except ExplainError as exc:
+        raise HTTPException(404, f"{exc}: only diagnosed failed jobs can be explained") from exc
+    return ExplanationOut(**result.model_dump(), deterministic=result.source == "deterministic")
