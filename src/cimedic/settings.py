@@ -125,6 +125,10 @@ class Settings(BaseSettings):
     notify_github_issues: bool = Field(
         default=False, description="Open a GitHub issue for each new failure cluster."
     )
+    notify_templates_dir: Path | None = Field(
+        default=None,
+        description="Folder of Jinja2 Markdown templates (<event kind>.md) overriding the bundled ones.",
+    )
     notify_github_pr_comments: bool = Field(
         default=False,
         description="Comment on the pull request when a new failure cluster first fails one of its runs.",

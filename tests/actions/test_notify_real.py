@@ -152,6 +152,37 @@ def test_service_end_to_end_on_the_demo(demo, smtp, webhook) -> None:  # type: i
     assert again.sent == 0  # nothing new since the last pass: no repeat
 
 
+def test_user_templates_end_to_end_to_a_webhook(demo, webhook, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A user's template folder (``notify_templates_dir``) replaces the new-cluster text; the
+    custom text reaches a real webhook receiver (apprise ``json://``) with the secret the
+    template prints from the failing line redacted; the other kinds keep the bundled text."""
+    from cimedic.inputs.templates import load_templates
+
+    store, now = demo
+    hport, hooks = webhook
+    (tmp_path / "new_cluster.md").write_text(
+        "title: CUSTOM {{ category }} failure in {{ repository }}\n\n"
+        "Our pipeline broke: {{ cluster_title }}\n\n```\n{{ representative }}\n```\n"
+        "Jobs: {{ jobs }}. Seen {{ occurrences }} times since {{ first_seen }}.\n",
+        encoding="utf-8",
+    )
+    templates = load_templates(tmp_path)
+    db.record_pass(store, now - timedelta(days=30), digest_sent=False)
+    sender = AppriseNotifier([f"json://127.0.0.1:{hport}/h"])
+    outcome = notify_pending(store, [sender], now + timedelta(minutes=1), templates=templates)
+    assert outcome.failed == 0 and outcome.sent == len(hooks) >= 2
+    custom = [h["body"] for h in hooks if h["body"]["title"].startswith("CUSTOM ")]
+    clusters = [n for n in outcome.notifications if n.kind is EventKind.NEW_CLUSTER]
+    assert len(custom) == len(clusters) >= 1
+    for body in custom:
+        assert "Our pipeline broke: " in body["message"] and "Seen " in body["message"]
+        assert "[Open the run](https://github.com/" in body["message"]  # appended: the template has none
+    assert any("REDACTED" in b["message"] for b in custom)  # the planted secret was printed, and redacted
+    assert all(SECRET not in json.dumps(h["body"]) for h in hooks)
+    rest = [h["body"] for h in hooks if not h["body"]["title"].startswith("CUSTOM ")]
+    assert rest and all("Our pipeline broke" not in b["message"] for b in rest)
+
+
 def test_github_issue_through_the_replay() -> None:
     from cimedic.connectors.github_actions.client import GitHubClient
     from cimedic.testing.demo_history import build_demo_history

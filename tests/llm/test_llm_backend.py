@@ -40,3 +40,18 @@ def test_server_down_is_a_clear_unavailable_error() -> None:
     assert not health.ok and "unreachable" in health.message
     with pytest.raises(LLMUnavailable, match="unreachable"):
         client.complete_json([Message("user", "hi")], SCHEMA, max_tokens=5)
+
+
+def test_llm_check_with_probe_on_the_real_server(llm_server) -> None:  # type: ignore[no-untyped-def]
+    """`cimedic llm check --probe` logic on llama.cpp: reachable, the served models listed,
+    structured output through json_schema; native tools answered (True or False, never an error)."""
+    from cimedic.agent.llm.check import check_llm
+
+    client = OpenAICompatClient(llm_server.base_url, llm_server.model, timeout=300)
+    result = check_llm(client, model=llm_server.model, probe=True)
+    assert result.ok, result.problems
+    # xllamacpp lists its one model as "-" (no alias) and serves it under any name
+    assert result.reachable and result.models and result.model_served is not None
+    assert result.protocol in ("json_schema", "json_object")
+    assert result.native_tools in (True, False)
+    assert result.tokens > 0 and result.seconds > 0

@@ -13,6 +13,12 @@ Rules (``docs/notifications.md``):
 A digest (one message listing the queued events) goes out when events are queued, quiet hours
 are over, and :data:`DIGEST_INTERVAL_SECONDS` have passed since the last digest. The
 interval is a product default: one digest a day, the rhythm of a daily report.
+
+Texts: the Markdown of a notification comes from a template
+(:mod:`cimedic.inputs.templates`); :func:`render` and :func:`build_digest` turn that text into
+the :class:`~cimedic.model.notify.Notification` (an optional first line ``title: ...`` replaces
+the computed title; the run's link is appended when the text lacks it). Without a text they
+compose a plain fallback from the event's stored body or facts.
 """
 
 from __future__ import annotations
@@ -29,7 +35,16 @@ from cimedic.model.notify import (
     Severity,
 )
 
-__all__ = ["DIGEST_INTERVAL_SECONDS", "DIGEST_LIMIT", "build_digest", "digest_due", "plan", "render"]
+__all__ = [
+    "DIGEST_INTERVAL_SECONDS",
+    "DIGEST_LIMIT",
+    "build_digest",
+    "digest_due",
+    "digest_selection",
+    "plan",
+    "render",
+    "split_title",
+]
 
 DIGEST_INTERVAL_SECONDS = 86400.0
 """At most one digest per day (product default)."""
@@ -76,14 +91,45 @@ def digest_due(
     return last_digest_at is None or now - last_digest_at >= timedelta(seconds=interval_seconds)
 
 
-def render(event: NotificationEvent) -> Notification:
-    """The notification of one event: its title, its Markdown body followed by the link."""
-    body = event.body.rstrip()
-    if event.url:
-        body = f"{body}\n\n[Open the run]({event.url})" if body else f"[Open the run]({event.url})"
+_TITLE_PREFIX = "title:"
+
+
+def split_title(text: str) -> tuple[str | None, str]:
+    """Split a rendered template into ``(title, body)``: when the first line starts with
+    ``title:`` its rest (stripped) is the title and the following lines the body (leading blank
+    lines dropped); otherwise ``(None, text)``. The body is right-stripped."""
+    first, _, rest = text.partition("\n")
+    if first.strip().lower().startswith(_TITLE_PREFIX):
+        title = first.strip()[len(_TITLE_PREFIX) :].strip()
+        return (title or None), rest.lstrip("\n").rstrip()
+    return None, text.rstrip()
+
+
+def _plain_body(event: NotificationEvent) -> str:
+    if event.body.strip():
+        return event.body.rstrip()
+    return "\n".join(f"- {name}: {value}" for name, value in event.facts if value)
+
+
+def render(event: NotificationEvent, text: str | None = None) -> Notification:
+    """The notification of one event.
+
+    ``text``: the Markdown its template rendered (see :func:`split_title` for the optional title
+    line); the link ``[Open the run](<url>)`` is appended when the event has a URL the text does
+    not contain, so every notification links to its run. Without ``text`` (the fallback when no
+    template could render) the body is the event's stored ``body``, else its facts as a list,
+    followed by the link.
+    """
+    title: str | None = None
+    body = _plain_body(event) if text is None else ""
+    if text is not None:
+        title, body = split_title(text)
+    if event.url and event.url not in body:
+        link = f"[Open the run]({event.url})"
+        body = f"{body}\n\n{link}" if body else link
     return Notification(
         kind=event.kind,
-        title=event.title,
+        title=title or event.title,
         body=body,
         url=event.url,
         severity=event.severity,
@@ -93,22 +139,36 @@ def render(event: NotificationEvent) -> Notification:
     )
 
 
-def build_digest(events: Sequence[NotificationEvent], now: datetime) -> Notification:
-    """One digest notification listing ``events`` (oldest first, at most :data:`DIGEST_LIMIT`
-    lines, each with its link); its dedup key is the minute it was built."""
+def digest_selection(events: Sequence[NotificationEvent]) -> tuple[list[NotificationEvent], int]:
+    """The events a digest lists (oldest first, then by key; at most :data:`DIGEST_LIMIT`) and
+    how many more it only counts."""
     ordered = sorted(events, key=lambda e: (e.occurred_at, e.dedup_key))
-    lines = []
-    for e in ordered[:DIGEST_LIMIT]:
-        where = f" ({e.repository})" if e.repository else ""
-        link = f" - [run]({e.url})" if e.url else ""
-        lines.append(f"- {e.title}{where}{link}")
-    if len(ordered) > DIGEST_LIMIT:
-        lines.append(f"- ... and {len(ordered) - DIGEST_LIMIT} more")
-    n = len(ordered)
+    return ordered[:DIGEST_LIMIT], max(0, len(ordered) - DIGEST_LIMIT)
+
+
+def build_digest(events: Sequence[NotificationEvent], now: datetime, text: str | None = None) -> Notification:
+    """One digest notification about ``events``; its dedup key is the minute it was built
+    (``digest:YYYY-MM-DDTHH:MM``, UTC) and its title ``cimedic digest: <n> events`` unless
+    ``text`` (the rendered ``digest`` template) starts with a ``title:`` line. Without ``text``
+    the body lists :func:`digest_selection` (each line with its link) and counts the rest."""
+    n = len(events)
+    title: str | None = None
+    if text is None:
+        shown, more = digest_selection(events)
+        lines = []
+        for e in shown:
+            where = f" ({e.repository})" if e.repository else ""
+            link = f" - [run]({e.url})" if e.url else ""
+            lines.append(f"- {e.title}{where}{link}")
+        if more:
+            lines.append(f"- ... and {more} more")
+        body = "\n".join(lines)
+    else:
+        title, body = split_title(text)
     return Notification(
         kind=EventKind.DIGEST,
-        title=f"cimedic digest: {n} event{'s' if n != 1 else ''}",
-        body="\n".join(lines),
+        title=title or f"cimedic digest: {n} event{'s' if n != 1 else ''}",
+        body=body,
         url=None,
         severity=Severity.INFO,
         dedup_key=f"digest:{now.strftime('%Y-%m-%dT%H:%M')}",

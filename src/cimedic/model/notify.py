@@ -110,8 +110,11 @@ class NotificationEvent(_Frozen):
 
     ``dedup_key`` identifies the event (e.g. ``new_cluster:<cluster id>``): an event whose key
     was already sent or queued is never sent again. ``recurrence``: a repeat of a known failure
-    (goes to the digest, never alone). ``body`` is Markdown; ``url`` links to the run (or the
-    repository's Actions page).
+    (goes to the digest, never alone). ``url`` links to the run (or the repository's Actions
+    page). ``facts`` are the event's data as ``(name, value)`` string pairs (the variables of
+    its Markdown template, ``docs/notifications.md#templates``); values may come from build
+    logs and are untrusted data. ``body`` is an optional pre-composed Markdown body, kept for
+    events stored before templates (the digest queue); new events leave it empty.
     """
 
     kind: EventKind
@@ -125,6 +128,11 @@ class NotificationEvent(_Frozen):
     recurrence: bool = False
     pull_requests: tuple[int, ...] = ()
     """Numbers of the pull requests whose run the event is about (a PR comment goes there)."""
+    facts: tuple[tuple[str, str], ...] = ()
+
+    def fact_map(self) -> dict[str, str]:
+        """``facts`` as a mapping (a later pair wins over an earlier one of the same name)."""
+        return dict(self.facts)
 
 
 class Notification(_Frozen):

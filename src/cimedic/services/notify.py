@@ -3,7 +3,9 @@
 :func:`notify_pending` computes the events since the last pass from stored data (new failure
 clusters and recurrences of known ones, repository health changes, new flaky tests, actions
 taken), lets :mod:`cimedic.analysis.notify_policy` decide (dedup, digest, quiet hours),
-redacts every text with :func:`cimedic.analysis.redact.redact`, sends through the
+renders each text from its Markdown template (:mod:`cimedic.inputs.templates`: the bundled
+ones or a user's ``notify_templates_dir``), redacts every text with
+:func:`cimedic.analysis.redact.redact` after rendering, sends through the
 :class:`~cimedic.actions.notify.Notifier` s and records everything
 (:mod:`cimedic.store.notify`). Rules: ``docs/notifications.md``.
 """
@@ -15,7 +17,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from cimedic.analysis.health import is_change
-from cimedic.analysis.notify_policy import build_digest, digest_due, plan, render
+from cimedic.analysis.notify_policy import build_digest, digest_due, digest_selection, plan, render
+from cimedic.inputs.templates import NotifyTemplates, load_templates
 from cimedic.model.notify import (
     EventKind,
     HealthState,
@@ -70,6 +73,10 @@ def load_actions(store: Store, *, since: datetime, repository: str | None = None
     return list_decisions(store, since=since, repository=repository)
 
 
+def _iso(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else ""
+
+
 def _web(repo_urls: dict[str, str | None], repository: str) -> str:
     return (repo_urls.get(repository) or f"https://github.com/{repository}").rstrip("/")
 
@@ -91,23 +98,29 @@ def collect_events(
         ex = c.examples[0] if c.examples else None
         repo = ex.repository if ex else (c.repositories[0] if c.repositories else None)
         url = ex.url if ex and ex.url else (f"{_web(repo_urls, repo)}/actions" if repo else None)
-        where = ", ".join(f"`{j}`" for j in c.job_names[:3])
+        facts = (
+            ("cluster_id", c.id),
+            ("short_id", c.id[:8]),
+            ("cluster_title", c.title),
+            ("category", c.category),
+            ("representative", c.representative[:300]),
+            ("jobs", ", ".join(c.job_names[:3])),
+            ("occurrences", str(c.occurrences)),
+            ("total_occurrences", str(c.total_occurrences)),
+            ("first_seen", _iso(c.first_seen)),
+            ("last_seen", _iso(c.last_seen)),
+        )
         if c.new:
-            body = (
-                f"New failure cluster **{c.title}** ({c.category}).\n\n"
-                f"- failing line: `{c.representative[:300]}`\n- jobs: {where}\n"
-                f"- occurrences: {c.occurrences}\n\nDetails: `cimedic failures show {c.id[:8]}`"
-            )
             events.append(
                 NotificationEvent(
                     kind=EventKind.NEW_CLUSTER,
                     dedup_key=f"new_cluster:{c.id}",
                     repository=repo,
                     title=f"New CI failure: {c.title}",
-                    body=body,
                     url=url,
                     occurred_at=c.first_seen or now,
                     pull_requests=db.pull_requests_of_job(store, ex.job_id) if ex else (),
+                    facts=facts,
                 )
             )
         else:
@@ -118,11 +131,11 @@ def collect_events(
                     dedup_key=f"recurrence:{c.id}:{day}",
                     repository=repo,
                     title=f"Known failure again: {c.title} ({c.occurrences}x)",
-                    body=f"Recurring failure cluster {c.id[:8]}: {c.occurrences} occurrences since the last pass.",
                     url=url,
                     severity=Severity.INFO,
                     occurred_at=c.last_seen or now,
                     recurrence=True,
+                    facts=facts,
                 )
             )
     th = thresholds or HealthThresholds()
@@ -140,10 +153,18 @@ def collect_events(
                 dedup_key=f"health:{h.repository}:{now.strftime('%Y-%m-%dT%H:%M')}:{h.state.value}",
                 repository=h.repository,
                 title=f"{h.repository} is {h.state.value}" + (f" (was {before.value})" if before else ""),
-                body=f"{h.reason}. Default branch, last {window}: {h.failed} red of {h.runs} runs ({rate}).",
                 url=f"{_web(repo_urls, h.repository)}/actions",
                 severity=_SEVERITY.get(h.state, Severity.INFO),
                 occurred_at=now,
+                facts=(
+                    ("old_state", before.value if before else ""),
+                    ("new_state", h.state.value),
+                    ("reason", h.reason),
+                    ("failed", str(h.failed)),
+                    ("runs", str(h.runs)),
+                    ("failure_rate", rate),
+                    ("window", window),
+                ),
             )
         )
     from cimedic.model.flaky import SubjectKind, Verdict
@@ -158,9 +179,19 @@ def collect_events(
                 dedup_key=f"flaky:{f.repository}:{f.subject}:{f.variant}",
                 repository=f.repository,
                 title=f"Flaky test: {name}",
-                body=f"{f.reason}\n\n{f.failures} failures and {f.passes} passes over {f.commits} commits.",
                 url=f"{_web(repo_urls, f.repository)}/actions",
                 occurred_at=f.last_seen or now,
+                facts=(
+                    ("test", f.subject),
+                    ("variant", f.variant),
+                    ("test_name", name),
+                    ("reason", f.reason),
+                    ("failures", str(f.failures)),
+                    ("passes", str(f.passes)),
+                    ("commits", str(f.commits)),
+                    ("executions", str(f.executions)),
+                    ("flip_rate", "-" if f.flip_rate is None else f"{f.flip_rate:.0%}"),
+                ),
             )
         )
     from cimedic.model.remediation import Verdict as ActionVerdict
@@ -174,13 +205,32 @@ def collect_events(
                 dedup_key=f"action:{d.repository}:{d.run_id}:{d.run_attempt}:{d.action}",
                 repository=d.repository,
                 title=f"cimedic re-ran the failed jobs of run {d.run_id} ({d.workflow_name or 'workflow'})",
-                body=f"{d.detail}\n\nResult: {d.result or 'pending'}" + (f" ({d.error})" if d.error else ""),
                 url=f"{_web(repo_urls, d.repository)}/actions/runs/{d.run_id}",
                 severity=Severity.INFO,
                 occurred_at=d.decided_at,
+                facts=(
+                    ("action", d.action),
+                    ("run_id", d.run_id),
+                    ("attempt", str(d.run_attempt)),
+                    ("workflow", d.workflow_name or ""),
+                    ("branch", d.branch or ""),
+                    ("reason", d.reason.value),
+                    ("detail", d.detail),
+                    ("result", d.result or "pending"),
+                    ("error", d.error or ""),
+                ),
             )
         )
     return events, healths
+
+
+def _render(templates: NotifyTemplates, event: NotificationEvent) -> Notification:
+    return render(event, templates.render_event(event))
+
+
+def _digest(templates: NotifyTemplates, events: Sequence[NotificationEvent], now: datetime) -> Notification:
+    shown, more = digest_selection(events)
+    return build_digest(events, now, templates.render_digest(shown, more=more))
 
 
 def _clean(n: Notification, redactor: Callable[[str], str]) -> Notification:
@@ -208,18 +258,23 @@ def notify_pending(
     dry_run: bool = False,
     redactor: Callable[[str], str] = redact_text,
     thresholds: HealthThresholds | None = None,
+    templates: NotifyTemplates | None = None,
 ) -> NotifyOutcome:
     """One pass at ``now`` (aware UTC, default the current time): events since the last pass
     (the first pass looks :data:`FIRST_LOOKBACK` back), dedup, digest, quiet hours, delivery.
     Repository health is computed under ``thresholds`` (default :class:`HealthThresholds`:
     24 h, 0.2; the ``health_*`` settings) and recorded unless ``dry_run``.
 
-    Every notification's title and body go through ``redactor`` before any sender sees them.
+    Texts come from ``templates`` (default: the bundled ones; :func:`cimedic.inputs.templates.load_templates`
+    with the ``notify_templates_dir`` setting); a user template that fails to render is logged
+    and the bundled one used. Every notification's title and body go through ``redactor``
+    after rendering and before any sender sees them.
     With ``dry_run`` nothing is sent nor written (the notifications are returned). A failed
     delivery is logged with status ``failed`` and not retried. SQLAlchemy errors propagate.
     """
     from cimedic.store import notify as db
 
+    templates = templates or load_templates()
     now = now or datetime.now(UTC)
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
@@ -229,7 +284,7 @@ def notify_pending(
     out: list[Notification] = []
     sent = failed = 0
     for e in decided.send:
-        n = _clean(render(e), redactor)
+        n = _clean(_render(templates, e), redactor)
         out.append(n)
         if dry_run:
             continue
@@ -242,7 +297,7 @@ def notify_pending(
     pending += [e for e in decided.digest if e.dedup_key not in pending_keys]
     digests = 0
     if digest_due(now, None if dry_run else db.last_digest_at(store), len(pending), quiet):
-        d = _clean(build_digest(pending, now), redactor)
+        d = _clean(_digest(templates, pending, now), redactor)
         out.append(d)
         digests = 1
     if not dry_run:

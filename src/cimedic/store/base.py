@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, select
+from sqlalchemy import Engine, and_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cimedic.store.engine import make_engine, migrate, safe_url
@@ -58,6 +58,16 @@ class StoreBase:
     def location(self) -> str:
         """The store URL with any password hidden."""
         return safe_url(self.url)
+
+    def ping(self) -> str | None:
+        """``SELECT 1`` on the store: None when it answers, else the error (type and message,
+        credentials masked in the URL)."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:
+            return f"{type(exc).__name__}: {exc}".replace(str(self.engine.url), self.location)
+        return None
 
     def close(self) -> None:
         self.engine.dispose()

@@ -86,12 +86,14 @@ class LLMResult:
 
 @dataclass(frozen=True)
 class Health:
-    """Whether the server answers, which model it serves, and a message for humans."""
+    """Whether the server answers, which model it serves, and a message for humans; ``models``:
+    every model name the server lists (empty when unknown)."""
 
     ok: bool
     base_url: str
     model: str | None
     message: str
+    models: tuple[str, ...] = ()
 
 
 class LLMClient(Protocol):

@@ -81,7 +81,11 @@ class OpenAICompatClient:
             )
         served = self.model if self.model in names or not names else names[0]
         return Health(
-            True, self.base_url, served, f"LLM server at {self.base_url} serves {', '.join(names) or '?'}"
+            True,
+            self.base_url,
+            served,
+            f"LLM server at {self.base_url} serves {', '.join(names) or '?'}",
+            tuple(names),
         )
 
     def _call(

@@ -58,13 +58,20 @@ def create_app(
     app.state.llm_model = llm_model
     app.state.health_thresholds = health_thresholds or HealthThresholds()
     from cimedic.interfaces.api import actions, chat, explanations, health
+    from cimedic.interfaces.api import llm as llm_api
 
-    for module in (chat, health, actions, explanations):
+    for module in (chat, health, actions, explanations, llm_api):
         app.include_router(module.router)
 
     @app.get("/healthz")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    def healthz() -> JSONResponse:
+        """Liveness and readiness: 200 ``{"status": "ok", "store": "ok"}``
+        when the store answers ``SELECT 1``, else 503 with the store's error (the LLM is optional
+        and not checked here: ``GET /api/v1/llm``)."""
+        problem = store.ping()
+        if problem is not None:
+            return JSONResponse({"status": "error", "store": problem}, status_code=503)
+        return JSONResponse({"status": "ok", "store": "ok"})
 
     @app.post("/webhooks/github")
     async def github_webhook(request: Request) -> JSONResponse:

@@ -171,10 +171,13 @@ def _notify_jobs(cfg: Settings, st: Store) -> list[ScheduledJob]:
     """Notifications every 5 minutes (repository health recorded on every pass, also when no
     channel is configured and the pass runs dry); the daily (07:00 UTC) and weekly (Monday
     07:00 UTC) reports, written as Markdown and HTML under ``<data_dir>/reports/``. Health
-    thresholds: the ``health_window_hours`` and ``health_degraded_rate`` settings."""
+    thresholds: the ``health_window_hours`` and ``health_degraded_rate`` settings; notification
+    texts: the templates of ``notify_templates_dir`` (loaded once here: a template with a syntax
+    error stops the agent at start with ``cimedic: error: notify template <file>:<line>: ...``)."""
     from datetime import UTC, datetime
 
     from cimedic.actions.notify import Notifier
+    from cimedic.inputs.templates import TemplateError, load_templates
     from cimedic.interfaces.cli.health import thresholds_from
     from cimedic.model.notify import QuietHours
     from cimedic.services.health import record_health
@@ -188,6 +191,10 @@ def _notify_jobs(cfg: Settings, st: Store) -> list[ScheduledJob]:
         quiet = QuietHours.parse(cfg.notify_quiet_hours) if cfg.notify_quiet_hours else None
     except ValueError as exc:
         fail(str(exc))
+    try:
+        templates = load_templates(cfg.notify_templates_dir)
+    except TemplateError as exc:
+        fail(str(exc))
     from cimedic.bootstrap import notifiers as configured
 
     try:
@@ -198,7 +205,7 @@ def _notify_jobs(cfg: Settings, st: Store) -> list[ScheduledJob]:
     def notify_job() -> str:
         now = datetime.now(UTC)
         outcome = notify_pending(
-            st, notifiers, now, quiet=quiet, dry_run=not notifiers, thresholds=thresholds
+            st, notifiers, now, quiet=quiet, dry_run=not notifiers, thresholds=thresholds, templates=templates
         )
         if not notifiers:
             # a dry pass writes nothing: record the health anyway, so `cimedic health` knows since when

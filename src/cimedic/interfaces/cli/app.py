@@ -17,6 +17,7 @@ from cimedic.interfaces.cli import failures as _failures
 from cimedic.interfaces.cli import flaky as _flaky
 from cimedic.interfaces.cli import health as _health
 from cimedic.interfaces.cli import history as _history
+from cimedic.interfaces.cli import llm as _llm
 from cimedic.interfaces.cli import report as _report
 from cimedic.interfaces.cli import risk as _risk
 from cimedic.interfaces.cli import serve as _serve
@@ -54,6 +55,7 @@ app.command("health")(_health.health)
 app.command("chat")(_chat.chat)
 app.command("explain")(_explain.explain)
 app.command("usage")(_explain.usage)
+app.add_typer(_llm.app, name="llm")
 
 
 @app.callback(invoke_without_command=True)

@@ -91,11 +91,15 @@ def notify(
     notify_github_issues / notify_github_pr_comments);
     repeats of known failures go to a daily digest; quiet hours hold all but critical events.
 
-    Exit status 0; 1 when a delivery failed; 2 when the settings or the store are unusable.
+    Texts come from Markdown templates (the notify_templates_dir setting overrides them).
+
+    Exit status 0; 1 when a delivery failed; 2 when the settings, a template or the store are
+    unusable.
     """
     from sqlalchemy.exc import SQLAlchemyError
 
     from cimedic.actions.notify import Notifier
+    from cimedic.inputs.templates import TemplateError, load_templates
     from cimedic.interfaces.cli.health import thresholds_from
     from cimedic.model.notify import QuietHours
     from cimedic.services.notify import notify_pending
@@ -104,6 +108,10 @@ def notify(
     try:
         quiet = QuietHours.parse(cfg.notify_quiet_hours) if cfg.notify_quiet_hours else None
     except ValueError as exc:
+        fail(str(exc))
+    try:
+        templates = load_templates(cfg.notify_templates_dir)
+    except TemplateError as exc:
         fail(str(exc))
     notifiers: list[Notifier] = []
     if not dry_run:
@@ -120,7 +128,9 @@ def notify(
             )
     st = store(cfg, db)
     try:
-        outcome = notify_pending(st, notifiers, quiet=quiet, dry_run=dry_run, thresholds=thresholds_from(cfg))
+        outcome = notify_pending(
+            st, notifiers, quiet=quiet, dry_run=dry_run, thresholds=thresholds_from(cfg), templates=templates
+        )
     except SQLAlchemyError as exc:
         fail(f"cannot read store {st.location}: {type(exc).__name__}: {exc}")
     finally:

@@ -14,7 +14,7 @@ def serve(
 ) -> None:
     """Serve POST /webhooks/github (workflow_run, workflow_job, check_run; verified with
     CIMEDIC_GITHUB_WEBHOOK_SECRET), GET /api/v1/stats, GET /api/v1/health, GET /api/v1/actions,
-    GET /api/v1/jobs/{job_id}/explanation, POST /api/v1/chat and GET /healthz."""
+    GET /api/v1/jobs/{job_id}/explanation, GET /api/v1/llm, POST /api/v1/chat and GET /healthz."""
     import uvicorn
 
     from cimedic import bootstrap
