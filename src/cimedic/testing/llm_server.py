@@ -178,17 +178,33 @@ def _free_port() -> int:
 
 
 def _serve(argv: list[str] | None = None) -> int:
-    """Child-process entry point: run the xllamacpp server until terminated."""
+    """Run the xllamacpp server until terminated (SIGTERM or Ctrl-C). The child-process entry of
+    :class:`LocalLLMServer`, and a way to try the LLM features by hand: without ``--model`` the
+    test model is assembled (sha256-checked) at :func:`default_model_path`; ``--port`` defaults
+    to 8080."""
     import signal
 
     import xllamacpp
 
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--model", required=True)
-    ap.add_argument("--port", type=int, required=True)
+    ap = argparse.ArgumentParser(
+        prog="python -m cimedic.testing.llm_server",
+        description="Serve the 0.5B test model with llama.cpp (OpenAI-compatible API at /v1).",
+    )
+    ap.add_argument("--model", help="GGUF file (default: the test model, assembled and checked)")
+    ap.add_argument("--port", type=int, default=8080)
     ap.add_argument("--n-ctx", type=int, default=4096)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
+    if args.model is None:
+        try:
+            args.model = str(assemble_model(default_model_path()))
+        except ModelUnavailable as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(
+            f"export CIMEDIC_LLM_BASE_URL=http://127.0.0.1:{args.port}/v1 CIMEDIC_LLM_MODEL={MODEL_ALIAS}",
+            flush=True,
+        )
     params = xllamacpp.CommonParams()
     params.model.path = args.model
     params.model_alias = MODEL_ALIAS
@@ -202,6 +218,7 @@ def _serve(argv: list[str] | None = None) -> int:
     server = xllamacpp.Server(params)
     stop = {"now": False}
     signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
+    signal.signal(signal.SIGINT, lambda *_: stop.update(now=True))
     print(f"serving {args.model} at {server.listening_address}", flush=True)
     while not stop["now"]:
         time.sleep(0.2)

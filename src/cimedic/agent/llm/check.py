@@ -83,8 +83,10 @@ def check_llm(client: LLMClient | None, *, model: str | None = None, probe: bool
     if names and out.model:
         out.model_served = out.model in names
         if not out.model_served:
-            out.message += (
-                f"; the configured model {out.model!r} is not among them (the server may still map it)"
+            out.message += f"; the configured model {out.model!r} is not among them" + (
+                " (a server with one model, like llama.cpp's, answers to any name)"
+                if len(names) == 1
+                else " (Ollama and vLLM need the exact name: set llm_model)"
             )
     if not probe:
         return out
