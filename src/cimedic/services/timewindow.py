@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-__all__ = ["parse_since", "resolve_since"]
+__all__ = ["parse_moment", "parse_since", "resolve_since"]
 
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _RELATIVE = re.compile(r"(\d+)\s*([mhdw])")
@@ -31,15 +31,19 @@ def parse_since(text: str) -> timedelta | datetime:
             raise ValueError(f"invalid --since {text!r}: the duration must be positive")
         return timedelta(**{_UNITS[m.group(2)]: n})
     try:
-        when = datetime.fromisoformat(value)
+        return parse_moment(value)
     except ValueError:
         raise ValueError(
             f"invalid --since {text!r}: expected a duration like 30m, 12h, 7d or 2w, "
             "or an ISO date or date-time like 2024-05-01 or 2024-05-01T12:00Z"
         ) from None
-    if when.tzinfo is None:
-        return when.replace(tzinfo=UTC)
-    return when.astimezone(UTC)
+
+
+def parse_moment(text: str) -> datetime:
+    """An ISO 8601 date (midnight) or date-time as an aware UTC ``datetime``; UTC is assumed
+    without an offset. Raises ``ValueError`` (Python's message) for anything else."""
+    when = datetime.fromisoformat(text.strip())
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 def resolve_since(since: timedelta | datetime | None, now: datetime | None = None) -> datetime | None:

@@ -29,11 +29,12 @@ def thresholds_from(cfg: Settings) -> HealthThresholds:
 def _at(text: str | None) -> datetime | None:
     if text is None:
         return None
+    from cimedic.services.timewindow import parse_moment
+
     try:
-        moment = datetime.fromisoformat(text)
+        return parse_moment(text)
     except ValueError:
         fail(f"--at must be an ISO date or date-time (UTC when no offset is given), got {text!r}")
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def health(
