@@ -186,14 +186,16 @@ def polling(hours: int, runs_per_hour: int) -> dict[str, object]:
 def webhook_latency(n: int) -> dict[str, object]:
     import uvicorn
 
+    from cimedic.bootstrap import build
     from cimedic.interfaces.api.app import create_app
+    from cimedic.settings import Settings
     from cimedic.testing.replay_webhooks import webhook_deliveries
 
     secret = "bench-secret"
     deliveries = webhook_deliveries(build_demo_history(now=datetime.now(UTC)))[:n]
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(f"sqlite:///{tmp}/hooks.db")
-        app = create_app(store, webhook_secret=secret)
+        app = create_app(build(Settings(github_webhook_secret=secret), store=store, llm=None))
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()

@@ -23,6 +23,8 @@ from typing import Any
 
 import pytest
 
+pytestmark = pytest.mark.timeout(60)  # `cimedic analyze` subprocesses
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "logs"
 GHA = FIXTURES / "gha_terraform_quick_checks_run104_fail.log"
 GHA_PASS = FIXTURES / "gha_terraform_quick_checks_run104_pass.log"

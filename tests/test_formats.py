@@ -24,6 +24,8 @@ from cimedic.model import Diagnosis, LogFormat
 from cimedic.services.diagnose import analyze_path, make_diagnoser
 from javalines import java_readlines
 
+pytestmark = pytest.mark.timeout(180)  # `cimedic analyze` subprocesses (120 s each at most)
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "logs"
 GHA = FIXTURES / "gha_terraform_quick_checks_run104_fail.log"
 GHA_TIDY = FIXTURES / "gha_terraform_quick_checks_run107_fail.log"
@@ -76,7 +78,7 @@ def diagnose(path: Path | str, fmt: LogFormat | None = None) -> Diagnosis:
 
 def run_cli(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CIMEDIC_")}
-    env["CIMEDIC_CONFIG"] = str(tmp_path / "no-config.yaml")
+    env["CIMEDIC_CONFIG"] = os.devnull
     return subprocess.run([*CLI, "analyze", *args], capture_output=True, env=env, timeout=120)
 
 

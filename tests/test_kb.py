@@ -9,6 +9,7 @@ plain Python ``re``, which must agree.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections import Counter
 from functools import cache
@@ -353,7 +354,7 @@ def test_missing_directory_is_reported(tmp_path: Path) -> None:
 @pytest.fixture
 def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     """A runner isolated from the developer's config file and CIMEDIC_* variables."""
-    monkeypatch.setenv("CIMEDIC_CONFIG", str(tmp_path / "no-config.yaml"))
+    monkeypatch.setenv("CIMEDIC_CONFIG", os.devnull)
     monkeypatch.delenv("CIMEDIC_KB_DIRS", raising=False)
     return CliRunner()
 

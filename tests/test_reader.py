@@ -26,6 +26,8 @@ from cimedic.inputs.logs import LogMember, LogReadError, open_log
 from cimedic.model.batches import LineBatch, normalize_breaks, split_lines
 from javalines import java_readlines
 
+pytestmark = pytest.mark.timeout(60)  # `cimedic analyze` subprocesses
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "logs"
 GHA_FIXTURE = FIXTURES / "gha_terraform_quick_checks_run104_fail.log"
 MAGICS = (b"\x1f\x8b", b"PK\x03\x04", b"PK\x05\x06")
@@ -460,7 +462,7 @@ def test_logreaderror_message_is_one_line(tmp_path: Path) -> None:
 
 def _env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CIMEDIC_")}
-    env["CIMEDIC_CONFIG"] = str(tmp_path / "no-config.yaml")
+    env["CIMEDIC_CONFIG"] = os.devnull
     spool = tmp_path / "spool"
     spool.mkdir(exist_ok=True)
     env["TMPDIR"] = str(spool)

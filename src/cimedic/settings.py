@@ -2,6 +2,12 @@
 
 The YAML file is ``$CIMEDIC_CONFIG`` or ``<user_config_dir>/cimedic/config.yaml``
 (platformdirs); data lives under ``<user_data_dir>/cimedic/``. See ``docs/configuration.md``.
+
+Settings are flat: ``<area>_<name>`` in YAML, ``CIMEDIC_<AREA>_<NAME>`` in the environment.
+Mistakes are loud: an unknown key in the file, a file that is not a mapping and a
+``$CIMEDIC_CONFIG`` naming no file raise :class:`ConfigError`; an unknown ``CIMEDIC_*``
+variable is reported by :func:`settings_warnings` (the environment is shared with other tools,
+so it only warns).
 """
 
 from __future__ import annotations
@@ -14,16 +20,124 @@ from platformdirs import user_config_dir, user_data_dir
 from pydantic import Field
 from pydantic_settings import (
     BaseSettings,
+    InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    YamlConfigSettingsSource,
 )
+
+ENV_PREFIX = "CIMEDIC_"
+
+#: ``CIMEDIC_*`` variables that are not settings (read directly by the code or its tests).
+NOT_SETTINGS_ENV = frozenset(
+    {
+        "CIMEDIC_CONFIG",  # the settings file (below)
+        "CIMEDIC_NO_PATTERN_CACHE",  # cimedic.services.diagnose: skip the compiled-pattern cache
+        "CIMEDIC_TEST_MODEL",  # cimedic.testing.llm_server: the test model's GGUF file
+    }
+)
+
+
+class ConfigError(Exception):
+    """The configuration file or environment is invalid; the message says what and where."""
 
 
 def default_config_path() -> Path:
     """``$CIMEDIC_CONFIG`` or ``<user_config_dir>/cimedic/config.yaml``."""
     env = os.environ.get("CIMEDIC_CONFIG")
     return Path(env) if env else Path(user_config_dir("cimedic")) / "config.yaml"
+
+
+def config_file() -> Path | None:
+    """The settings file to read: :func:`default_config_path` when it is a regular file, else
+    None (no settings file).
+
+    Raises :class:`ConfigError` when ``$CIMEDIC_CONFIG`` names a path that does not exist or a
+    directory. An existing non-regular file such as ``/dev/null`` means "no settings file"; the
+    default path may be absent.
+    """
+    path = default_config_path()
+    if path.is_file():
+        return path
+    if os.environ.get("CIMEDIC_CONFIG"):
+        if not path.exists():
+            raise ConfigError(f"CIMEDIC_CONFIG names {path}, which does not exist")
+        if path.is_dir():
+            raise ConfigError(f"CIMEDIC_CONFIG names {path}, which is a directory, not a settings file")
+    return None
+
+
+def read_settings_file(path: Path) -> dict[str, Any]:
+    """The YAML mapping of ``path`` (an empty file: ``{}``), its keys checked against
+    :class:`Settings`.
+
+    Raises :class:`ConfigError` naming the file when it cannot be read or parsed, when its top
+    level is not a mapping, or for a key that is not a setting (with the closest setting, by
+    :func:`difflib.get_close_matches`).
+    """
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{path}: the settings file must be a mapping of setting names to values "
+            f"(its top level is a {_yaml_kind(data)})"
+        )
+    unknown = [key for key in data if not isinstance(key, str) or key not in Settings.model_fields]
+    if unknown:
+        raise ConfigError(
+            f"{path}: "
+            + "; ".join(_unknown(str(key), list(Settings.model_fields), "setting") for key in unknown)
+        )
+    return data
+
+
+def settings_warnings() -> list[str]:
+    """One message per ``CIMEDIC_*`` environment variable that is neither a setting nor in
+    :data:`NOT_SETTINGS_ENV`: ``unknown environment variable <name> (did you mean <closest
+    setting's variable>?)``, sorted by name. Names are compared in upper case, as pydantic-settings
+    matches them without regard to case. Such variables are ignored (not an error: the
+    environment is shared with other tools and scripts).
+    """
+    known = {f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields} | NOT_SETTINGS_ENV
+    names = sorted(k for k in os.environ if k.upper().startswith(ENV_PREFIX) and k.upper() not in known)
+    # compared without the common prefix, which would make every name look alike
+    suffixes = sorted(k[len(ENV_PREFIX) :] for k in known)
+    return [
+        _unknown(
+            name, suffixes, "environment variable", key=name[len(ENV_PREFIX) :].upper(), prefix=ENV_PREFIX
+        )
+        for name in names
+    ]
+
+
+def _unknown(name: str, valid: list[str], what: str, key: str | None = None, prefix: str = "") -> str:
+    from difflib import get_close_matches
+
+    close = get_close_matches(key or name, valid, n=1)
+    hint = f" (did you mean {prefix}{close[0]}?)" if close else ""
+    return f"unknown {what} {name}{hint}"
+
+
+def _yaml_kind(data: object) -> str:
+    if isinstance(data, list):
+        return "list"
+    return "string" if isinstance(data, str) else f"{type(data).__name__} value"
+
+
+class _SettingsFileSource(InitSettingsSource):
+    """The settings file (:func:`config_file`), read and checked by :func:`read_settings_file`."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path) -> None:
+        self.path = path
+        super().__init__(settings_cls, read_settings_file(path))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.path})"
 
 
 def default_data_dir() -> Path:
@@ -158,25 +272,51 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        path = default_config_path()
-        if path.is_file():
-            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
+        path = config_file()
+        if path is not None:
+            sources.append(_SettingsFileSource(settings_cls, path))
         return tuple(sources)
 
 
-class ConfigError(Exception):
-    """The configuration file or environment is invalid; the message says what and where."""
-
-
 def load_settings(**overrides: Any) -> Settings:
-    """Build :class:`Settings`; raises :class:`ConfigError` with the offending key and file."""
+    """Build :class:`Settings` (``overrides`` win over the environment and the file).
+
+    Raises :class:`ConfigError` with one line that names the offending setting and where it
+    came from (environment variable or file): an invalid value, an environment value that is
+    not valid JSON for a list, an unknown key in the file or a file that cannot be used (see
+    :func:`config_file` and :func:`read_settings_file`). Unknown ``CIMEDIC_*`` variables are
+    not errors: see :func:`settings_warnings`.
+    """
     from pydantic import ValidationError
+    from pydantic_settings import SettingsError
 
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        where = default_config_path()
-        detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(f"invalid settings (environment CIMEDIC_* or {where}): {detail}") from exc
-    except Exception as exc:  # yaml errors
-        raise ConfigError(f"cannot read {default_config_path()}: {exc}") from exc
+        detail = "; ".join(
+            f"{'.'.join(map(str, e['loc']))} ({_origin(str(e['loc'][0]) if e['loc'] else '', overrides)}): "
+            f"{e['msg']}"
+            for e in exc.errors()
+        )
+        raise ConfigError(f"invalid settings: {detail}") from exc
+    except SettingsError as exc:  # an environment value that is not valid JSON
+        import re
+
+        match = re.search(r'field "(\w+)"', str(exc))
+        name = f"{ENV_PREFIX}{match.group(1).upper()}" if match else f"{ENV_PREFIX}*"
+        cause = f": {exc.__cause__}" if exc.__cause__ else ""
+        raise ConfigError(
+            f"invalid settings: environment variable {name} is not valid JSON{cause} "
+            """(lists are given as JSON, e.g. '["a", "b"]')"""
+        ) from exc
+
+
+def _origin(field: str, overrides: dict[str, Any]) -> str:
+    """Where the value of ``field`` came from, for a message."""
+    if field in overrides:
+        return "argument"
+    env = f"{ENV_PREFIX}{field.upper()}"
+    if any(k.upper() == env for k in os.environ):
+        return f"environment variable {env}"
+    path = config_file()
+    return f"in {path}" if path is not None else "default"

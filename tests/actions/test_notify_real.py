@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email import message_from_bytes
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -25,6 +25,11 @@ from cimedic.model.notify import EventKind, Notification, Severity
 from cimedic.services.notify import notify_pending
 from cimedic.store import notify as db
 from cimedic.store.repository import Store
+
+if TYPE_CHECKING:
+    from conftest import DemoDB
+
+pytestmark = pytest.mark.timeout(180)  # SMTP, webhook receiver and the GitHub replay on loopback
 
 SECRET = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
 
@@ -116,12 +121,15 @@ def test_refused_delivery_is_reported_not_raised() -> None:
 
 
 @pytest.fixture
-def demo(store: Store) -> tuple[Store, datetime]:
-    from cimedic.services.demo import run_demo
-    from cimedic.services.diagnose import make_diagnoser
+def demo_now(live_demo_now: datetime) -> datetime:
+    """The demo ends at the wall clock's now, as ``cimedic demo`` builds it."""
+    return live_demo_now
 
-    now = datetime.now(UTC).replace(microsecond=0)
-    run_demo(store, make_diagnoser()[0], now=now)
+
+@pytest.fixture
+def demo(demo_copy: DemoDB, demo_store: Store) -> tuple[Store, datetime]:
+    """A private copy of the demo store (SQLite and PostgreSQL) with a planted secret, and its now."""
+    store, now = demo_store, demo_copy.now
     with store.engine.begin() as conn:  # plant a secret in a stored failure line
         from sqlalchemy import text
 

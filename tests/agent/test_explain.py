@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -20,8 +21,10 @@ from cimedic.agent.explain import (
 from cimedic.agent.llm.base import Health, LLMError, LLMResult, LLMUnavailable, Message
 from cimedic.agent.usage import UsageLog
 from cimedic.model.diagnosis import Diagnosis
-from cimedic.store.engine import sqlite_url
 from cimedic.store.repository import Store
+
+if TYPE_CHECKING:
+    from conftest import DemoDB
 
 GO_LOG = """\
 2024-05-01T10:00:00.0000000Z ##[group]Run ./scripts/publish.sh
@@ -200,13 +203,16 @@ def test_a_log_cannot_close_the_untrusted_block() -> None:
 
 
 # ---------------------------------------------------------------- stored jobs (demo store)
-@pytest.fixture(scope="module")
-def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    from cimedic.services.demo import run_demo
-    from cimedic.services.diagnose import make_diagnoser
+@pytest.fixture
+def demo_now(live_demo_now: datetime) -> datetime:
+    """The demo ends at the wall clock's now, as ``cimedic demo`` builds it."""
+    return live_demo_now
 
-    store = Store(sqlite_url(tmp_path_factory.mktemp("explain") / "demo.db"))
-    run_demo(store, make_diagnoser()[0])
+
+@pytest.fixture
+def demo_store(demo_sqlite: DemoDB) -> Iterator[Store]:
+    """A private SQLite copy of the demo store (built once per session), open."""
+    store = Store(demo_sqlite.url)
     try:
         yield store
     finally:

@@ -5,6 +5,7 @@ llama.cpp's server answers them), one that rejects `tools`, and none at all."""
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -147,7 +148,7 @@ def test_unreachable_and_unconfigured() -> None:
 
 @pytest.fixture
 def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CIMEDIC_CONFIG", str(tmp_path / "none.yaml"))
+    monkeypatch.setenv("CIMEDIC_CONFIG", os.devnull)
     monkeypatch.setenv("CIMEDIC_DATA_DIR", str(tmp_path))
 
 
@@ -189,32 +190,32 @@ class _Uvicorn:
 
 
 def test_api_llm_status_and_healthz(with_tools: _Server, store: Any) -> None:
+    from cimedic.bootstrap import build
     from cimedic.interfaces.api.app import create_app
+    from cimedic.settings import Settings
 
-    app = create_app(
-        store,
-        webhook_secret="s",
-        llm=OpenAICompatClient(with_tools.base_url, MODEL, timeout=10),
-        llm_model=MODEL,
-    )
+    cfg = Settings(github_webhook_secret="s", llm_model=MODEL)
+    app = create_app(build(cfg, store=store, llm=OpenAICompatClient(with_tools.base_url, MODEL, timeout=10)))
     with _Uvicorn(app) as url:
-        assert httpx.get(f"{url}/healthz").json() == {"status": "ok", "store": "ok"}
+        assert httpx.get(f"{url}/healthz").json() == {"status": "ok", "store": "ok", "routines": {}}
         plain = httpx.get(f"{url}/api/v1/llm").json()
         assert plain["ok"] and plain["reachable"] and plain["native_tools"] is None
         probed = httpx.get(f"{url}/api/v1/llm", params={"probe": "true"}, timeout=30).json()
         assert probed["protocol"] == "json_schema" and probed["native_tools"] is True
-    bare = create_app(store, webhook_secret="s")
+    bare = create_app(build(cfg, store=store, llm=None))
     with _Uvicorn(bare) as url:
         none = httpx.get(f"{url}/api/v1/llm").json()
         assert none["ok"] is False and none["configured"] is False
 
 
 def test_healthz_is_503_when_the_store_is_down() -> None:
+    from cimedic.bootstrap import build
     from cimedic.interfaces.api.app import create_app
+    from cimedic.settings import Settings
     from cimedic.store.repository import Store
 
     broken = Store("postgresql+psycopg://postgres:secretpw@127.0.0.1:9/nowhere", migrate_schema=False)
-    with _Uvicorn(create_app(broken, webhook_secret="s")) as url:
+    with _Uvicorn(create_app(build(Settings(github_webhook_secret="s"), store=broken, llm=None))) as url:
         r = httpx.get(f"{url}/healthz", timeout=30)
     assert r.status_code == 503 and r.json()["status"] == "error"
     assert "secretpw" not in r.text

@@ -21,6 +21,8 @@ from cimedic.agent.llm.openai_compat import OpenAICompatClient
 from cimedic.agent.loop import Budgets, ProtocolChanged, run_agent
 from cimedic.agent.tools import FunctionTool, ToolOutput, ToolRegistry
 
+pytestmark = pytest.mark.timeout(60)  # an OpenAI-compatible stub on loopback
+
 Responder = Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]
 SEARCH = ToolSpec(
     "search_runs",

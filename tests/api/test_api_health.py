@@ -18,8 +18,9 @@ import pytest
 import uvicorn
 from sqlalchemy import select
 
+from cimedic.bootstrap import build
 from cimedic.interfaces.api.app import create_app
-from cimedic.model.notify import HealthThresholds
+from cimedic.settings import Settings
 from cimedic.store import schema as t
 from cimedic.store.repository import Store
 
@@ -105,12 +106,14 @@ def llm_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def demo(store: Store) -> Store:
-    from cimedic.services.demo import run_demo
-    from cimedic.services.diagnose import make_diagnoser
+def demo_now() -> datetime:
+    return NOW
 
-    run_demo(store, make_diagnoser()[0], now=NOW)
-    return store
+
+@pytest.fixture
+def demo(demo_store: Store) -> Store:
+    """A private copy of the demo store at NOW (SQLite and PostgreSQL), built once per session."""
+    return demo_store
 
 
 def _get(url: str, **params: object) -> httpx.Response:
@@ -125,7 +128,7 @@ def test_health_and_the_action_audit(demo: Store) -> None:
     assert decided, "the demo history has failed runs to decide on"
     audit = [d.model_dump(mode="json") for d in list_actions(demo)]
 
-    with _Server(create_app(demo, webhook_secret=None)) as url:
+    with _Server(create_app(build(Settings(), store=demo, llm=None))) as url:
         r = _get(f"{url}/api/v1/health")
         assert r.status_code == 200
         (row,) = r.json()
@@ -147,8 +150,8 @@ def test_health_and_the_action_audit(demo: Store) -> None:
         bad = _get(f"{url}/api/v1/actions", since="last tuesday")
         assert bad.status_code == 422 and bad.json()["detail"].startswith("since:")
 
-    strict = HealthThresholds(window_seconds=7 * 86400.0, degraded_rate=0.05)
-    with _Server(create_app(demo, webhook_secret=None, health_thresholds=strict)) as url:
+    strict = Settings(health_window_hours=7 * 24.0, health_degraded_rate=0.05)
+    with _Server(create_app(build(strict, store=demo, llm=None))) as url:
         (row,) = _get(f"{url}/api/v1/health").json()
         assert row["state"] == "degraded" and row["degraded_rate"] == 0.05 and ">= 5%" in row["reason"]
 
@@ -178,7 +181,7 @@ def test_explanations_without_with_and_with_an_unreachable_llm(demo: Store, llm_
     job, succeeded, twin = _jobs(demo)
     expected = explain_job(demo, job, None, record_usage=False).model_dump(mode="json")
 
-    with _Server(create_app(demo, webhook_secret=None)) as url:  # no LLM
+    with _Server(create_app(build(Settings(), store=demo, llm=None))) as url:  # no LLM
         r = _get(f"{url}/api/v1/jobs/{job}/explanation")
         assert r.status_code == 200
         body = r.json()
@@ -192,7 +195,7 @@ def test_explanations_without_with_and_with_an_unreachable_llm(demo: Store, llm_
         assert _get(f"{url}/api/v1/jobs/not-a-number/explanation").status_code == 422
 
     client = OpenAICompatClient(llm_url, "stub-model", timeout=30)
-    with _Server(create_app(demo, webhook_secret=None, llm=client, llm_model="stub-model")) as url:
+    with _Server(create_app(build(Settings(llm_model="stub-model"), store=demo, llm=client))) as url:
         first = _get(f"{url}/api/v1/jobs/{job}/explanation").json()
         assert first["source"] == "llm" and first["deterministic"] is False
         assert first["root_cause"] == "the step failed" and first["model"] == "stub-model"
@@ -208,7 +211,7 @@ def test_explanations_without_with_and_with_an_unreachable_llm(demo: Store, llm_
         assert fresh["source"] == "llm" and len(_GroundedLLM.calls) == 2
 
     down = OpenAICompatClient("http://127.0.0.1:9/v1", "stub-model", timeout=5)
-    with _Server(create_app(demo, webhook_secret=None, llm=down, llm_model="other-model")) as url:
+    with _Server(create_app(build(Settings(llm_model="other-model"), store=demo, llm=down))) as url:
         r = _get(f"{url}/api/v1/jobs/{job}/explanation")
         assert r.status_code == 200
         body = r.json()

@@ -20,11 +20,15 @@ import pytest
 import uvicorn
 from sqlalchemy import select
 
+from cimedic.bootstrap import build
 from cimedic.interfaces.api.app import create_app
+from cimedic.settings import Settings
 from cimedic.store import schema as t
 from cimedic.store.repository import Store
 from cimedic.testing.demo_history import build_demo_history
 from cimedic.testing.replay_webhooks import webhook_deliveries
+
+pytestmark = pytest.mark.timeout(120)  # uvicorn on loopback
 
 SECRET = "It's a Secret to Everybody"
 EXAMPLES = (
@@ -62,7 +66,7 @@ class _Server:
 
 @pytest.fixture
 def served(store: Store) -> Iterator[tuple[str, object]]:
-    app = create_app(store, webhook_secret=SECRET)
+    app = create_app(build(Settings(github_webhook_secret=SECRET), store=store, llm=None))
     with _Server(app) as url:
         yield url, app.state.worker
 
@@ -163,7 +167,7 @@ def test_malformed_delivery_is_kept_as_failed_with_the_reason(store: Store, serv
 
 
 def test_no_secret_configured_answers_503(store: Store) -> None:
-    app = create_app(store, webhook_secret=None)
+    app = create_app(build(Settings(github_webhook_secret=None), store=store, llm=None))
     with _Server(app) as url:
         assert _post(url, "ping", b"{}").status_code == 503
     assert store.counts()["raw_events"] == 0
@@ -177,7 +181,7 @@ def test_pending_deliveries_left_by_a_crash_are_processed_at_start(store: Store)
     else:
         body = payload.read_bytes()
     store.add_raw_event("github-webhook", "before-crash", "workflow_run", body)
-    app = create_app(store, webhook_secret=SECRET)
+    app = create_app(build(Settings(github_webhook_secret=SECRET), store=store, llm=None))
     with _Server(app):
         assert app.state.worker.wait_idle(10)
     assert store.raw_events(status=("pending",)) == []

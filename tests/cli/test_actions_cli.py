@@ -5,9 +5,10 @@ loopback, the audit in text and JSON, one-line errors."""
 from __future__ import annotations
 
 import json
-import shutil
+import os
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import typer
@@ -15,33 +16,28 @@ from typer.testing import CliRunner
 
 from cimedic.interfaces.cli import actions as cli
 
+if TYPE_CHECKING:
+    from conftest import DemoDB
+
+pytestmark = pytest.mark.timeout(120)  # the GitHub replay on loopback
+
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
-@pytest.fixture(scope="module")
-def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from cimedic.services.demo import run_demo
-    from cimedic.services.diagnose import make_diagnoser
-    from cimedic.store.repository import Store
-
-    path = tmp_path_factory.mktemp("heal") / "demo.db"
-    store = Store(f"sqlite:///{path}")
-    try:
-        run_demo(store, make_diagnoser()[0], now=NOW)
-    finally:
-        store.close()
-    return path
+@pytest.fixture
+def demo_now() -> datetime:
+    return NOW
 
 
 @pytest.fixture
-def db(demo_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+def db(demo_sqlite: DemoDB, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A private copy of the demo store at NOW (built once per session), and settings that
+    ignore the user's configuration."""
     for var in ("CIMEDIC_DATABASE_URL", "CIMEDIC_REMEDIATION_POLICY", "CIMEDIC_GITHUB_TOKEN"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("CIMEDIC_CONFIG", str(tmp_path / "none.yaml"))
+    monkeypatch.setenv("CIMEDIC_CONFIG", os.devnull)
     monkeypatch.setenv("CIMEDIC_DATA_DIR", str(tmp_path / "data"))
-    copy = tmp_path / "demo.db"
-    shutil.copy(demo_db, copy)
-    return str(copy)
+    return str(demo_sqlite.path)
 
 
 def _run(*args: str):  # type: ignore[no-untyped-def]

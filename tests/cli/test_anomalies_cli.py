@@ -5,9 +5,10 @@ GitHub's compare API served by the replay, and on a crafted history with a durat
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import typer
@@ -15,13 +16,16 @@ from typer.testing import CliRunner
 
 from cimedic.interfaces.cli.anomalies import anomalies, culprits
 from cimedic.model import CommitRef, Conclusion, Job, Repository, Status, Step, WorkflowRun
-from cimedic.services.demo import run_demo
-from cimedic.services.diagnose import make_diagnoser
 from cimedic.store import anomalies as store_anomalies
 from cimedic.store.repository import Store
 from cimedic.testing.demo_history import build_demo_history
 from cimedic.testing.demo_model import DemoHistory
 from cimedic.testing.github_replay import GitHubReplay
+
+if TYPE_CHECKING:
+    from conftest import DemoDB
+
+pytestmark = pytest.mark.timeout(120)  # the GitHub replay on loopback
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 TOKEN = "ghp_anomaliesclitoken"
@@ -45,18 +49,20 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "CIMEDIC_GITHUB_APP_ID",
     ):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("CIMEDIC_CONFIG", str(tmp_path / "none.yaml"))
+    monkeypatch.setenv("CIMEDIC_CONFIG", os.devnull)
     monkeypatch.setenv("CIMEDIC_DATA_DIR", str(tmp_path / "data"))
     return tmp_path
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, DemoHistory]]:
-    path = tmp_path_factory.mktemp("demo") / "demo.db"
-    store = Store(f"sqlite:///{path}")
-    run_demo(store, make_diagnoser()[0], now=NOW)
-    store.close()
-    yield str(path), build_demo_history(now=NOW)
+@pytest.fixture
+def demo_now() -> datetime:
+    return NOW
+
+
+@pytest.fixture
+def demo(demo_sqlite: DemoDB) -> tuple[str, DemoHistory]:
+    """A private SQLite copy of the demo store at NOW (built once per session) and its history."""
+    return str(demo_sqlite.path), build_demo_history(now=NOW)
 
 
 def _tidy_break(h: DemoHistory) -> tuple[str, str, str]:

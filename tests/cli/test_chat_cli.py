@@ -4,6 +4,7 @@ turn, continuation of the latest conversation, JSON output, and the no-LLM error
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,6 @@ from typer.testing import CliRunner
 
 from cimedic.agent.fake_llm import ScriptedLLM
 from cimedic.interfaces.cli import chat as cli
-from cimedic.store.engine import sqlite_url
-from cimedic.store.repository import Store
 
 app = typer.Typer()
 app.command("chat")(cli.chat)
@@ -28,27 +27,24 @@ DEMO = "hashicorp-demo/terraform"
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ("CIMEDIC_DATABASE_URL", "CIMEDIC_LLM_BASE_URL"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("CIMEDIC_CONFIG", str(tmp_path / "none.yaml"))
+    monkeypatch.setenv("CIMEDIC_CONFIG", os.devnull)
     monkeypatch.setenv("CIMEDIC_DATA_DIR", str(tmp_path / "data"))
 
 
-@pytest.fixture(scope="module")
-def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    from cimedic.services.demo import run_demo
-    from cimedic.services.diagnose import make_diagnoser
+@pytest.fixture
+def demo_now(live_demo_now):  # type: ignore[no-untyped-def]
+    return live_demo_now  # the demo ends at the wall clock's now, as `cimedic demo` builds it
 
-    path = tmp_path_factory.mktemp("demo") / "demo.db"
-    store = Store(sqlite_url(path))
-    try:
-        run_demo(store, make_diagnoser()[0])
-    finally:
-        store.close()
-    yield path
+
+@pytest.fixture
+def demo_db(demo_sqlite) -> Iterator[Path]:  # type: ignore[no-untyped-def]
+    """A SQLite copy of the demo store (tests/conftest.py: built once per session)."""
+    yield demo_sqlite.path
 
 
 def scripted(monkeypatch: pytest.MonkeyPatch, script: list[Any]) -> ScriptedLLM:
     llm = ScriptedLLM(script)
-    monkeypatch.setattr(cli, "make_llm", lambda cfg: llm)
+    monkeypatch.setattr("cimedic.bootstrap.llm.llm_client", lambda cfg: llm)
     return llm
 
 
@@ -126,21 +122,25 @@ def test_http_chat_endpoint(tmp_path: Path) -> None:
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
 
+    from cimedic.bootstrap import build
     from cimedic.interfaces.api.chat import router
+    from cimedic.settings import Settings
 
-    store = Store(sqlite_url(tmp_path / "api.db"))
+    db = str(tmp_path / "api.db")
     api = FastAPI()
     api.include_router(router)
-    api.state.store = store
+    api.state.ctx = build(Settings(), db, llm=None)
+    store = api.state.ctx.store
     client = TestClient(api)
     try:
         assert client.post("/api/v1/chat", json={"message": "hi"}).status_code == 503
-        api.state.llm = ScriptedLLM(
+        llm = ScriptedLLM(
             [
                 {"action": "answer", "text": "Hello.", "citations": []},
                 {"action": "answer", "text": "Again.", "citations": []},
             ]
         )
+        api.state.ctx = build(Settings(), db, llm=llm)
         first = client.post("/api/v1/chat", json={"message": "hi"})
         assert first.status_code == 200 and first.json()["answer"] == "Hello."
         cid = first.json()["conversation_id"]

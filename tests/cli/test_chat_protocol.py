@@ -1,10 +1,11 @@
 """The ``llm_tool_calls`` and ``llm_context_tokens`` settings reach the agent loop: through
-``budgets_from`` for ``cimedic chat`` (and ``cimedic serve``), and through ``app.state.agent_budgets``
+``budgets_from`` for ``cimedic chat`` (and ``cimedic serve``), and through the application context
 for ``POST /api/v1/chat``; with a scripted model that has native tool calls."""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,6 @@ from typer.testing import CliRunner
 from cimedic.agent.fake_llm import ScriptedToolLLM
 from cimedic.agent.loop import Budgets
 from cimedic.interfaces.cli import chat as cli
-from cimedic.store.engine import sqlite_url
-from cimedic.store.repository import Store
 
 app = typer.Typer()
 app.command("chat")(cli.chat)
@@ -31,19 +30,20 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         "CIMEDIC_LLM_CONTEXT_TOKENS",
     ):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("CIMEDIC_CONFIG", str(tmp_path / "none.yaml"))
+    monkeypatch.setenv("CIMEDIC_CONFIG", os.devnull)
     monkeypatch.setenv("CIMEDIC_DATA_DIR", str(tmp_path / "data"))
 
 
 def test_budgets_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cimedic.bootstrap.wiring import budgets_from
     from cimedic.settings import load_settings
 
-    default = cli.budgets_from(load_settings())
+    default = budgets_from(load_settings())
     assert default.context_tokens == 4096 and default.tool_protocol == "auto"
     monkeypatch.setenv("CIMEDIC_LLM_CONTEXT_TOKENS", "8192")
     monkeypatch.setenv("CIMEDIC_LLM_TOOL_CALLS", "json")
     monkeypatch.setenv("CIMEDIC_AGENT_MAX_STEPS", "4")
-    budgets = cli.budgets_from(load_settings())
+    budgets = budgets_from(load_settings())
     assert (budgets.context_tokens, budgets.tool_protocol, budgets.max_steps) == (8192, "json", 4)
 
 
@@ -65,7 +65,7 @@ def test_cli_chat_uses_the_configured_protocol(
             {"text": "Nothing failed.", "action": "answer"},
         ]
     )
-    monkeypatch.setattr(cli, "make_llm", lambda cfg: llm)
+    monkeypatch.setattr("cimedic.bootstrap.llm.llm_client", lambda cfg: llm)
     result = CliRunner().invoke(
         app, ["chat", "--new", "-m", "hi", "--format", "json", "--db", str(tmp_path / "c.db")]
     )
@@ -80,15 +80,16 @@ def test_http_chat_takes_the_protocol_from_agent_budgets(tmp_path: Path) -> None
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
 
+    from cimedic.bootstrap import build
     from cimedic.interfaces.api.chat import router
+    from cimedic.settings import Settings
 
-    store = Store(sqlite_url(tmp_path / "api.db"))
+    db = str(tmp_path / "api.db")
     api = FastAPI()
     api.include_router(router)
-    api.state.store = store
     client = TestClient(api)
     try:
-        api.state.llm = llm = ScriptedToolLLM(
+        llm = ScriptedToolLLM(
             [
                 {"tool_calls": [{"name": "stats", "arguments": {}}]},
                 {"text": "Hello."},
@@ -96,9 +97,12 @@ def test_http_chat_takes_the_protocol_from_agent_budgets(tmp_path: Path) -> None
                 {"action": "answer", "text": "Hi."},
             ]
         )
-        first = client.post("/api/v1/chat", json={"message": "hi"})  # no budgets: defaults, auto
+        api.state.ctx = ctx = build(Settings(), db, llm=llm)
+        store = ctx.store
+        first = client.post("/api/v1/chat", json={"message": "hi"})  # default settings: auto
         assert first.status_code == 200 and first.json()["protocol"] == "native"
-        api.state.agent_budgets = Budgets(tool_protocol="json")
+        api.state.ctx = build(Settings(llm_tool_calls="json"), db, llm=llm)
+        assert api.state.ctx.budgets == Budgets(tool_protocol="json")
         second = client.post("/api/v1/chat", json={"message": "hi"})
         assert second.json()["answer"] == "Hi." and second.json()["protocol"] == "json"
         assert [c.kind for c in llm.calls] == ["tools", "tools", "json", "json"]

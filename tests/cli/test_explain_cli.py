@@ -4,6 +4,7 @@ with no LLM configured and with a scripted fake LLM."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -57,25 +58,22 @@ class GroundedFakeLLM:
         raise AssertionError
 
 
-@pytest.fixture(scope="module")
-def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from cimedic.services.demo import run_demo
-    from cimedic.services.diagnose import make_diagnoser
+@pytest.fixture
+def demo_now(live_demo_now):  # type: ignore[no-untyped-def]
+    return live_demo_now  # the demo ends at the wall clock's now, as `cimedic demo` builds it
 
-    url = sqlite_url(tmp_path_factory.mktemp("explain") / "demo.db")
-    store = Store(url)
-    try:
-        run_demo(store, make_diagnoser()[0])
-    finally:
-        store.close()
-    yield url
+
+@pytest.fixture
+def demo_db(demo_sqlite) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """URL of a SQLite copy of the demo store (tests/conftest.py: built once per session)."""
+    yield sqlite_url(demo_sqlite.path)
 
 
 @pytest.fixture(autouse=True)
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ("CIMEDIC_DATABASE_URL", "CIMEDIC_CONFIG", "CIMEDIC_LLM_BASE_URL"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("CIMEDIC_CONFIG", str(tmp_path / "none.yaml"))
+    monkeypatch.setenv("CIMEDIC_CONFIG", os.devnull)
     monkeypatch.setenv("CIMEDIC_DATA_DIR", str(tmp_path / "data"))
 
 
@@ -108,7 +106,7 @@ def test_explain_without_llm_prints_the_deterministic_explanation(demo_db: str) 
 
 def test_explain_with_llm_caches_and_usage_shows_it(demo_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
     fake = GroundedFakeLLM()
-    monkeypatch.setattr(explain_cli, "make_llm", lambda cfg: fake)
+    monkeypatch.setattr("cimedic.bootstrap.llm.llm_client", lambda cfg: fake)
     job = _failed_jobs(demo_db)[1]
     first = json.loads(run("explain", str(job), "--db", demo_db, "--format", "json").stdout)
     second = json.loads(run("explain", str(job), "--db", demo_db, "--format", "json").stdout)
@@ -166,6 +164,6 @@ def test_analyze_explain_without_llm_notes_the_fallback() -> None:
 
 def test_analyze_explain_with_llm(monkeypatch: pytest.MonkeyPatch) -> None:
     fake = GroundedFakeLLM()
-    monkeypatch.setattr(explain_cli, "make_llm", lambda cfg: fake)
+    monkeypatch.setattr("cimedic.bootstrap.llm.llm_client", lambda cfg: fake)
     data = json.loads(run("analyze", str(FIXTURE), "--format", "json", "--explain").stdout)
     assert data["explanation"]["source"] == "llm" and fake.calls == 1

@@ -4,40 +4,41 @@ hashicorp/terraform workflows with real job logs, diagnosed and clustered at ing
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import os
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import typer
 from typer.testing import CliRunner
 
 from cimedic.interfaces.cli.failures import app as failures_app
-from cimedic.store.engine import sqlite_url
-from cimedic.store.repository import Store
+
+if TYPE_CHECKING:
+    from conftest import DemoDB
 
 app = typer.Typer()
 app.add_typer(failures_app, name="failures")
 
 
-@pytest.fixture(scope="module")
-def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from cimedic.services.demo import run_demo
-    from cimedic.services.diagnose import make_diagnoser
+@pytest.fixture
+def demo_now(live_demo_now: datetime) -> datetime:
+    """The demo ends at the wall clock's now, as ``cimedic demo`` builds it."""
+    return live_demo_now
 
-    url = sqlite_url(tmp_path_factory.mktemp("failures") / "demo.db")
-    store = Store(url)
-    try:
-        run_demo(store, make_diagnoser()[0])
-    finally:
-        store.close()
-    yield url
+
+@pytest.fixture
+def demo_db(demo_sqlite: DemoDB) -> str:
+    """URL of a private SQLite copy of the demo store (built once per session)."""
+    return demo_sqlite.url
 
 
 @pytest.fixture(autouse=True)
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ("CIMEDIC_DATABASE_URL", "CIMEDIC_CONFIG"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("CIMEDIC_CONFIG", str(tmp_path / "none.yaml"))
+    monkeypatch.setenv("CIMEDIC_CONFIG", os.devnull)
     monkeypatch.setenv("CIMEDIC_DATA_DIR", str(tmp_path / "data"))
 
 
@@ -62,7 +63,12 @@ def test_the_recurring_go_mod_tidy_failure_is_one_cluster(demo_db: str) -> None:
     assert data["total"] == len(data["clusters"]) >= 5
     c = go_mod_cluster(data)
     assert c["occurrences"] >= 3 and c["total_occurrences"] == c["occurrences"]
-    assert c["recurring"] is True and c["category"] == "dependency"
+    # first seen inside the 30-day window: new (recurring means seen before the window, too)
+    assert c["new"] is True and c["recurring"] is False and c["category"] == "dependency"
+    later = datetime.fromisoformat(c["first_seen"]) + timedelta(seconds=1)
+    again = go_mod_cluster(listing(demo_db, "--since", later.isoformat()))
+    assert again["recurring"] is True and again["new"] is False
+    assert again["occurrences"] == c["occurrences"] - 1
     assert c["repositories"] == ["hashicorp-demo/terraform"] and c["job_names"] == ["Code Consistency Checks"]
     assert len({e["run_id"] for e in c["examples"]}) == len(c["examples"]) >= 2
     assert c["trend"] in ("rising", "steady", "fading") and c["transient_share"] == 0.0

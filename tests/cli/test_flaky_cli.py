@@ -4,9 +4,10 @@ re-run jobs and the Surefire ``flakyFailure`` test) and on a small pytest histor
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import typer
@@ -16,6 +17,9 @@ from cimedic.interfaces.cli import flaky as cli
 from cimedic.model import Repository, Status, TestCase, TestReport, TestStatus, TestSuite, WorkflowRun
 from cimedic.store.engine import sqlite_url
 from cimedic.store.repository import Store
+
+if TYPE_CHECKING:
+    from conftest import DemoDB
 
 DEMO = "hashicorp-demo/terraform"
 SUREFIRE_FLAKY = "io.sodadata.dependson.soda.integrations.msteams.MicrosoftTeamsCrudTest::createWebhook"
@@ -29,31 +33,21 @@ app.add_typer(cli.quarantine_app, name="quarantine")
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ("CIMEDIC_DATABASE_URL", "CIMEDIC_GITHUB_TOKEN", "CIMEDIC_GITHUB_API_URL"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("CIMEDIC_CONFIG", str(tmp_path / "none.yaml"))
+    monkeypatch.setenv("CIMEDIC_CONFIG", os.devnull)
     monkeypatch.setenv("CIMEDIC_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("COLUMNS", "200")
 
 
-@pytest.fixture(scope="module")
-def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    from cimedic.services.demo import run_demo
-    from cimedic.services.diagnose import make_diagnoser
-
-    path = tmp_path_factory.mktemp("demo") / "demo.db"
-    store = Store(sqlite_url(path))
-    try:
-        run_demo(store, make_diagnoser()[0])
-    finally:
-        store.close()
-    yield path
+@pytest.fixture
+def demo_now(live_demo_now: datetime) -> datetime:
+    """The demo ends at the wall clock's now, as ``cimedic demo`` builds it."""
+    return live_demo_now
 
 
 @pytest.fixture
-def demo(demo_db: Path, tmp_path: Path) -> str:
-    """A private copy of the demo store (tests add quarantine entries)."""
-    copy = tmp_path / "demo.db"
-    copy.write_bytes(demo_db.read_bytes())
-    return str(copy)
+def demo(demo_sqlite: DemoDB) -> str:
+    """A private copy of the demo store, built once per session (tests add quarantine entries)."""
+    return str(demo_sqlite.path)
 
 
 def _run(*args: str) -> object:
@@ -67,7 +61,7 @@ def _json(*args: str) -> object:
 
 
 def test_demo_re_run_jobs_and_the_surefire_retry_are_flaky(demo: str) -> None:
-    data = _json("flaky", "--db", demo, "--format", "json")
+    data = _json("flaky", "--db", demo, "--format", "json", "--all")  # --all: the healthy ones too
     assert data["repository"] is None and data["counts"]["flaky"] >= 3
     by = {(f["kind"], f["subject"]): f for f in data["findings"]}
     for job in ("Quick Checks / Unit Tests", "Build Terraform CLI Packages / Build for linux_arm64"):

@@ -6,6 +6,7 @@ and ``cimedic notify`` use the same thresholds."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,18 +24,15 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 REPO = "hashicorp-demo/terraform"
 
 
-@pytest.fixture(scope="module")
-def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from cimedic.services.demo import run_demo
-    from cimedic.services.diagnose import make_diagnoser
+@pytest.fixture
+def demo_now() -> datetime:
+    return NOW
 
-    path = tmp_path_factory.mktemp("health") / "demo.db"
-    store = Store(sqlite_url(path))
-    try:
-        run_demo(store, make_diagnoser()[0], now=NOW)
-    finally:
-        store.close()
-    return path
+
+@pytest.fixture
+def demo_db(demo_sqlite) -> Path:  # type: ignore[no-untyped-def]
+    """A SQLite copy of the demo store at NOW (tests/conftest.py: built once per session)."""
+    return demo_sqlite.path  # type: ignore[no-any-return]
 
 
 @pytest.fixture
@@ -50,7 +48,7 @@ def db(demo_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
         "CIMEDIC_LLM_BASE_URL",
     ):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("CIMEDIC_CONFIG", str(tmp_path / "none.yaml"))
+    monkeypatch.setenv("CIMEDIC_CONFIG", os.devnull)
     monkeypatch.setenv("CIMEDIC_DATA_DIR", str(tmp_path / "data"))
     copy = tmp_path / "demo.db"
     shutil.copy(demo_db, copy)
@@ -135,20 +133,21 @@ def test_at_repo_and_bad_options(db: str) -> None:
 
 
 def test_the_agent_records_health_on_dry_passes_and_uses_the_thresholds(db: str, strict: None) -> None:
-    from cimedic.interfaces.cli.agent_mode import _notify_jobs
+    from cimedic.bootstrap import build
+    from cimedic.bootstrap.routines import agent_routines
     from cimedic.settings import load_settings
 
     cfg = load_settings()
     assert not cfg.notify_urls and not cfg.notify_github_issues
-    store = Store(sqlite_url(Path(db)))
+    ctx = build(cfg, db)
     try:
-        jobs = {j.id: j for j in _notify_jobs(cfg, store)}
-        summary = jobs["notify"].func()
+        routines = {r.id: r for r in agent_routines(ctx, [], 60.0)}
+        summary = routines["notify"].run()
         assert "dry run, health recorded" in str(summary)
-        written = jobs["report-weekly"].func()
+        written = routines["report-weekly"].run()
         assert "written to" in str(written)
     finally:
-        store.close()
+        ctx.close()
     (row,) = _json("--db", db)
     assert row["state"] == "degraded" and row["recorded_state"] == "degraded"
     since = datetime.fromisoformat(str(row["since"]))

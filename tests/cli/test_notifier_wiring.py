@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from cimedic.settings import Settings
 
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CIMEDIC_CONFIG", str(tmp_path / "none.yaml"))
+    monkeypatch.setenv("CIMEDIC_CONFIG", os.devnull)
     monkeypatch.setenv("CIMEDIC_DATA_DIR", str(tmp_path))
 
 
@@ -38,6 +39,8 @@ def test_pr_comments_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     assert [type(n) for n in notifiers(Settings())] == [GitHubPRCommentNotifier]
 
 
-def test_unusable_apprise_url_is_a_value_error() -> None:
-    with pytest.raises(ValueError):
+def test_unusable_apprise_url_is_a_configuration_error() -> None:
+    from cimedic.settings import ConfigError
+
+    with pytest.raises(ConfigError, match="notify_urls: notify URL #1 is not a valid apprise URL"):
         notifiers(Settings(notify_urls=["nosuchscheme://x"]))

@@ -4,11 +4,11 @@ one line ``cimedic: error: notify template <file>:<line>: ...`` (exit status 2).
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from cimedic.interfaces.cli.app import app
@@ -30,7 +30,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "CIMEDIC_GITHUB_TOKEN",
     ):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("CIMEDIC_CONFIG", str(tmp_path / "none.yaml"))
+    monkeypatch.setenv("CIMEDIC_CONFIG", os.devnull)
     monkeypatch.setenv("CIMEDIC_DATA_DIR", str(tmp_path / "data"))
     folder = tmp_path / "templates"
     folder.mkdir()
@@ -64,17 +64,11 @@ def test_a_syntax_error_stops_notify_and_the_agent(env: Path, tmp_path: Path, ca
     [line] = result.stderr.splitlines()
     assert line.startswith(f"cimedic: error: notify template {bad}:2: ")
 
-    from cimedic.interfaces.cli.agent_mode import _notify_jobs
-    from cimedic.settings import load_settings
-
-    store = Store(sqlite_url(Path(db)))
-    try:
-        with pytest.raises(typer.Exit) as stopped:
-            _notify_jobs(load_settings(), store)
-    finally:
-        store.close()
-    assert stopped.value.exit_code == 2
-    assert capsys.readouterr().err.startswith(f"cimedic: error: notify template {bad}:2: ")
+    # the agent stops at start, before any routine runs
+    agent = CliRunner().invoke(app, ["agent", "--once", "--db", db], catch_exceptions=False)
+    assert agent.exit_code == 2 and agent.stdout == ""
+    [line] = agent.stderr.splitlines()
+    assert line.startswith(f"cimedic: error: notify template {bad}:2: ")
 
     bad.unlink()
     (env / "healthchange.md").write_text("typo", encoding="utf-8")

@@ -23,6 +23,9 @@ import pytest
 from cimedic.testing.demo_history import build_demo_history
 from cimedic.testing.github_replay import GitHubReplay
 
+# `cimedic` subprocesses, the GitHub replay and a webhook receiver on loopback (~70 s at load 7)
+pytestmark = pytest.mark.timeout(300)
+
 POLICY = """\
 version: "1"
 dry_run: false
@@ -81,7 +84,7 @@ def test_one_agent_pass_end_to_end(tmp_path: Path, receiver: tuple[int, list[dic
     with replay.serve() as served:
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("CIMEDIC_")},
-            "CIMEDIC_CONFIG": str(tmp_path / "none.yaml"),
+            "CIMEDIC_CONFIG": os.devnull,
             "CIMEDIC_DATA_DIR": str(tmp_path / "data"),
             "CIMEDIC_GITHUB_API_URL": served.url,
             "CIMEDIC_GITHUB_TOKEN": "ghp_" + "e2e0" * 9,

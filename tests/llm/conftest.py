@@ -2,6 +2,13 @@
 served by llama.cpp (``xllamacpp``), started once per session and stopped at the end.
 
 Outside CI the tests skip when the ``llm-test`` extra is not installed; in CI (``CI`` set) they fail.
+
+Timeouts: the model runs on the CPU (2 threads). On an idle 2-core machine it reads ~140 prompt
+tokens/s and writes ~25-40 tokens/s, so one call takes 2-15 s (a chat step's ~1,400-token prompt
+~15 s); on a loaded machine both drop 10-40 fold. Every test that uses ``llm_server`` gets
+:data:`LLM_TEST_TIMEOUT` for its own call (``func_only``: the server's start, shared by the session,
+is not charged to the first test) unless it sets a ``timeout`` mark; the start has its own guard,
+:data:`LLM_START_TIMEOUT`.
 """
 
 from __future__ import annotations
@@ -13,11 +20,25 @@ import pytest
 
 from cimedic.testing.llm_server import LocalLLMServer, ModelUnavailable
 
+#: Seconds one model test may take (the test's call only): a few calls at the client's
+#: per-request limit of 300 s would already be a broken server, not a slow one.
+LLM_TEST_TIMEOUT = 300
+#: Seconds the llama.cpp server may take to answer /health (model load: ~1.5 s idle, ~15 s at
+#: load 7 on 2 cores).
+LLM_START_TIMEOUT = 180.0
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test using the model gets :data:`LLM_TEST_TIMEOUT` unless it sets its own."""
+    for item in items:
+        if "llm_server" in getattr(item, "fixturenames", ()) and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(LLM_TEST_TIMEOUT, func_only=True))
+
 
 @pytest.fixture(scope="session")
 def llm_server() -> Iterator[LocalLLMServer]:
     try:
-        server = LocalLLMServer()
+        server = LocalLLMServer(start_timeout=LLM_START_TIMEOUT)
         server.__enter__()
     except ModelUnavailable as exc:
         if os.environ.get("CI"):

@@ -4,7 +4,8 @@ structure, not wisdom."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -12,21 +13,26 @@ from cimedic.agent.chat import chat_turn
 from cimedic.agent.llm.openai_compat import OpenAICompatClient
 from cimedic.agent.loop import Budgets
 from cimedic.store import chat as chat_store
-from cimedic.store.engine import sqlite_url
 from cimedic.store.repository import Store
 
-pytestmark = pytest.mark.llm
+if TYPE_CHECKING:
+    from conftest import DemoDB
+
+# two turns of up to 3 model calls with ~1,400-token prompts: ~1.5 min on an idle 2-core machine
+pytestmark = [pytest.mark.llm, pytest.mark.timeout(600, func_only=True)]
 
 BUDGETS = Budgets(max_steps=3, max_tokens=12000, max_seconds=600, context_tokens=4096, step_tokens=120)
 
 
-def test_chat_uses_a_tool_and_remembers_the_conversation(llm_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from cimedic.services.demo import run_demo
-    from cimedic.services.diagnose import make_diagnoser
+@pytest.fixture
+def demo_now(live_demo_now: datetime) -> datetime:
+    """The demo ends at the wall clock's now, as ``cimedic demo`` builds it."""
+    return live_demo_now
 
-    store = Store(sqlite_url(tmp_path / "demo.db"))
+
+def test_chat_uses_a_tool_and_remembers_the_conversation(llm_server, demo_sqlite: DemoDB) -> None:  # type: ignore[no-untyped-def]
+    store = Store(demo_sqlite.url)
     try:
-        run_demo(store, make_diagnoser()[0])
         llm = OpenAICompatClient(llm_server.base_url, llm_server.model, timeout=300)
         first = chat_turn(store, llm, None, "Which CI runs failed recently?", BUDGETS)
         assert len(first.steps) >= 1 and first.steps[0].tool

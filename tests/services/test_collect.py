@@ -22,6 +22,8 @@ from cimedic.store.repository import Store
 from cimedic.testing.demo_history import build_demo_history
 from cimedic.testing.github_replay import GitHubReplay
 
+pytestmark = pytest.mark.timeout(120)  # the GitHub replay on loopback
+
 TOKEN = "ghp_testtoken"
 NOW = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
 REPO = "hashicorp-demo/terraform"

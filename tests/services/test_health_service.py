@@ -25,12 +25,14 @@ STRICT = HealthThresholds(window_seconds=WEEK, degraded_rate=0.05)
 
 
 @pytest.fixture
-def demo(store: Store) -> Store:
-    from cimedic.services.demo import run_demo
-    from cimedic.services.diagnose import make_diagnoser
+def demo_now() -> datetime:
+    return NOW
 
-    run_demo(store, make_diagnoser()[0], now=NOW)
-    return store
+
+@pytest.fixture
+def demo(demo_store: Store) -> Store:
+    """A private copy of the demo store at NOW (SQLite and PostgreSQL), built once per session."""
+    return demo_store
 
 
 def _last_red_default_run_at(store: Store) -> datetime:

@@ -30,11 +30,14 @@ SECRET = "ghp_" + "Z9y8X7w6V5u4T3s2R1q0P9o8N7m6L5k4J3i2"
 
 
 @pytest.fixture
-def demo(store: Store) -> Store:
-    from cimedic.services.demo import run_demo
-    from cimedic.services.diagnose import make_diagnoser
+def demo_now() -> datetime:
+    return NOW
 
-    run_demo(store, make_diagnoser()[0], now=NOW)
+
+@pytest.fixture
+def demo(demo_store: Store) -> Store:
+    """A private copy of the demo store at NOW (SQLite and PostgreSQL) with one re-run decision."""
+    store = demo_store
     record_decision(
         store,
         Decision(

@@ -5,6 +5,7 @@ the deploy" can at most make the model ask; a non-transient failure is never re-
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -13,21 +14,24 @@ from cimedic.agent.chat import chat_turn
 from cimedic.agent.fake_llm import ScriptedLLM
 from cimedic.agent.tools import default_registry
 from cimedic.inputs.policy import load_policy
-from cimedic.services.demo import run_demo
-from cimedic.services.diagnose import make_diagnoser
 from cimedic.services.remediate import list_actions, request_rerun
 from cimedic.store.repository import Store
+
+if TYPE_CHECKING:
+    from conftest import DemoDB
 
 NOW = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
 
 
-@pytest.fixture(scope="module")
-def demo_db(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = f"sqlite:///{tmp_path_factory.mktemp('rerun') / 'demo.db'}"
-    store = Store(url)
-    run_demo(store, make_diagnoser()[0], now=NOW)
-    store.close()
-    return url
+@pytest.fixture
+def demo_now() -> datetime:
+    return NOW
+
+
+@pytest.fixture
+def demo_url(demo_sqlite: DemoDB) -> str:
+    """A private SQLite copy of the demo store at NOW (built once per session)."""
+    return demo_sqlite.url
 
 
 def _failed_runs(store: Store) -> dict[str, str]:
@@ -38,8 +42,8 @@ def _failed_runs(store: Store) -> dict[str, str]:
     return {d.reason.value: d.run_id for d in list_actions(store)}
 
 
-def test_policy_decides_a_requested_rerun(demo_db: str) -> None:
-    store = Store(demo_db)
+def test_policy_decides_a_requested_rerun(demo_url: str) -> None:
+    store = Store(demo_url)
     runs = _failed_runs(store)
     action = RecordingRerun()
     policy = load_policy(None).model_copy(update={"dry_run": False})
@@ -49,8 +53,8 @@ def test_policy_decides_a_requested_rerun(demo_db: str) -> None:
     assert any(d.run_id == tidy for d in list_actions(store))
 
 
-def test_injected_log_text_makes_the_model_ask_but_the_policy_refuses(demo_db: str) -> None:
-    store = Store(demo_db)
+def test_injected_log_text_makes_the_model_ask_but_the_policy_refuses(demo_url: str) -> None:
+    store = Store(demo_url)
     tidy = _failed_runs(store)["not_transient"]
     action = RecordingRerun()
     policy = load_policy(None).model_copy(update={"dry_run": False})

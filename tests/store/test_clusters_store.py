@@ -204,7 +204,7 @@ def test_diagnose_job_places_the_failure(store: Store) -> None:
     listed = list_clusters(store, since=timedelta(days=7))
     assert len(listed.clusters) == 1
     c = listed.clusters[0]
-    assert c.occurrences == 2 and c.recurring and GO_MOD in c.example
+    assert c.occurrences == 2 and c.new and not c.recurring and GO_MOD in c.example  # first seen in the window
 
 
 # ----------------------------------------------------------------------------- listing

@@ -24,21 +24,23 @@ def diagnoser():  # type: ignore[no-untyped-def]
 def test_demo_findings_are_stored_and_visible_in_stats(store: Store, diagnoser) -> None:  # type: ignore[no-untyped-def]
     report = run_demo(store, diagnoser, now=NOW)
     assert report.findings is not None and report.findings.problems == []
-    assert report.findings.flaky >= 3 and report.findings.broken >= 1 and report.findings.culprits >= 1
+    found = report.findings
+    assert found.count("flaky", "flaky") >= 3 and found.count("flaky", "broken") >= 1
+    assert found.count("culprits", "culprit_reports") >= 1
     summary = findings_summary(store, since=NOW - timedelta(days=30), now=NOW)
-    assert summary.clusters >= 5 and summary.recurring_clusters >= 1
-    assert summary.flaky_tests == 1 and summary.flaky_jobs == 2
-    assert summary.risk_model is not None and summary.scored_runs >= 1
+    assert summary.count("clusters", "clusters") >= 5 and summary.count("clusters", "recurring_clusters") >= 1
+    assert summary.count("flaky", "flaky_tests") == 1 and summary.count("flaky", "flaky_jobs") == 2
+    risk = summary.section("risk")
+    # a model is stored; whether it scores depends on its hold-out evaluation (docs/risk.md)
+    assert risk is not None and risk.note.startswith("model ") and risk.count("scored_runs") is not None
     assert any(line.kind == "failure cluster" and "go mod tidy" in line.title for line in summary.top)
     stats = pipeline_stats(store, since=timedelta(days=30), now=NOW)
     assert stats.findings == summary
     # a second refresh changes no verdict and no count
     again = refresh_findings(store, now=NOW)
-    assert (again.flaky, again.broken, again.culprits) == (
-        report.findings.flaky,
-        report.findings.broken,
-        report.findings.culprits,
-    )
-    assert findings_summary(store, since=NOW - timedelta(days=30), now=NOW).model_copy(
-        update={"risk_model": None, "scored_runs": 0}
-    ) == summary.model_copy(update={"risk_model": None, "scored_runs": 0})
+    assert again.results[:3] == found.results[:3]  # flaky, anomalies, culprits
+    # the same summary, but for the failure risk (a second model may have been trained)
+    resummarized = findings_summary(store, since=NOW - timedelta(days=30), now=NOW)
+    assert [s for s in resummarized.sections if s.name != "risk"] == [
+        s for s in summary.sections if s.name != "risk"
+    ]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from cimedic.agent.llm.base import LLMResult
 from cimedic.agent.usage import UsageLog, usage_summary
 from cimedic.model.explanations import Explanation, UsageRecord
@@ -66,11 +68,14 @@ def test_usage_is_recorded_and_summarised_by_feature_and_day(store: Store) -> No
     ].day == "2020-01-01"
 
 
-def test_job_reads_on_the_demo_history(store: Store) -> None:
-    from cimedic.services.demo import run_demo
-    from cimedic.services.diagnose import make_diagnoser
+@pytest.fixture
+def demo_now(live_demo_now: datetime) -> datetime:
+    """The demo ends at the wall clock's now, as ``cimedic demo`` builds it."""
+    return live_demo_now
 
-    run_demo(store, make_diagnoser()[0])
+
+def test_job_reads_on_the_demo_history(demo_store: Store) -> None:
+    store = demo_store
     failed = db.failed_jobs_in_order(store)
     assert len(failed) >= 5
     job_id = failed[0]

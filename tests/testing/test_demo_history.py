@@ -30,6 +30,8 @@ from cimedic.testing.demo_history import (
 )
 from cimedic.testing.demo_logs import log_sources, profile
 
+pytestmark = pytest.mark.timeout(60)  # a git subprocess
+
 NOW = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
 DATA = Path(__file__).resolve().parents[2] / "src" / "cimedic" / "testing" / "demo_data"
 _TS = re.compile(rb"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z ?", re.MULTILINE)

@@ -22,6 +22,8 @@ from cimedic.testing.demo_history import DemoHistory, build_demo_history
 from cimedic.testing.github_replay import SECONDARY_RATE_LIMIT, GitHubReplay, webhook_deliveries
 from cimedic.testing.replay_objects import template
 
+pytestmark = pytest.mark.timeout(60)  # the replay on loopback
+
 NOW = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
 TOKEN = "ghp_replay0000000000000000000000000000"
 REPO = "/repos/hashicorp-demo/terraform"

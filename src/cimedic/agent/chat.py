@@ -8,6 +8,11 @@ and the tool catalogue for ``json``, plain-text answers for ``native`` (the tool
 ``tools``). Citations (the JSON answer's ``citations``; in a native answer the ``run <id>``/``job
 <id>``/``cluster <id>`` references in its text) that appear in no tool result are reported as
 ``unverified`` (answers cite runs and numbers from tools, not invented ones).
+
+The store comes in as an opaque :data:`~cimedic.agent.ports.StoreHandle`: the turn reads and
+writes the conversation through the :class:`~cimedic.agent.ports.ConversationStore` port
+(:class:`cimedic.services.conversations.StoreConversations`), the repository names through
+:mod:`cimedic.services.history`, and hands the handle to the tools.
 """
 
 from __future__ import annotations
@@ -28,13 +33,14 @@ from cimedic.agent.loop import (
     run_agent,
     tool_catalogue,
 )
-from cimedic.agent.memory import load_memory
+from cimedic.agent.memory import recall
 from cimedic.agent.protocol import StepProtocol, choose_protocol
 from cimedic.agent.tools import ToolRegistry, default_registry
-from cimedic.store import chat as chat_store
+from cimedic.services.conversations import StoreConversations
+from cimedic.services.history import repository_names
 
 if TYPE_CHECKING:
-    from cimedic.store.repository import Store
+    from cimedic.agent.ports import StoreHandle
 
 #: Share of the model's context the conversation history may take before older turns are
 #: summarised (the rest is for the system prompt, tool results and the answer).
@@ -123,7 +129,7 @@ def system_prompt(
     return text
 
 
-def _usage_hook(store: Store, llm: LLMClient) -> Callable[[Event], None]:
+def _usage_hook(store: StoreHandle, llm: LLMClient) -> Callable[[Event], None]:
     """Records each model call of the turn through ``cimedic.agent.usage.UsageLog`` (feature
     ``chat``) when that module is there; a no-op otherwise (usage accounting is optional)."""
     try:
@@ -155,7 +161,7 @@ def _usage_hook(store: Store, llm: LLMClient) -> Callable[[Event], None]:
 
 
 def chat_turn(
-    store: Store,
+    store: StoreHandle,
     llm: LLMClient,
     conversation_id: str | None,
     user_text: str,
@@ -175,12 +181,13 @@ def chat_turn(
     :class:`~cimedic.agent.llm.base.LLMUnavailable` when the model cannot be reached, or
     (``tool_protocol="native"``) does not do native tool calls (nothing is stored then)."""
     at = now or datetime.now(UTC)
-    repositories = [r.full_name for r in store.repositories()]
+    repositories = repository_names(store)
     registry = tools if tools is not None else default_registry(repositories=repositories)
+    conversations = StoreConversations(store)
     if conversation_id is None:
-        conversation_id = chat_store.create_conversation(store, " ".join(user_text.split())[:60], now=at).id
-    memory = load_memory(
-        store, conversation_id, budget_tokens=int(budgets.context_tokens * HISTORY_SHARE), llm=llm
+        conversation_id = conversations.create(" ".join(user_text.split())[:60], now=at).id
+    memory = recall(
+        conversations, conversation_id, budget_tokens=int(budgets.context_tokens * HISTORY_SHARE), llm=llm
     )
     protocol = choose_protocol(llm, budgets.tool_protocol)
     messages = (
@@ -201,9 +208,8 @@ def chat_turn(
     seen = " ".join(s.output for s in result.steps if s.status == "ok")
     unverified = tuple(c for c in result.citations if (c.split() or [""])[-1] not in seen)
     steps_json = [s.to_json() for s in result.steps]
-    chat_store.append_turn(store, conversation_id, "user", user_text, now=at)
-    chat_store.append_turn(
-        store,
+    conversations.append(conversation_id, "user", user_text, now=at)
+    conversations.append(
         conversation_id,
         "assistant",
         result.answer,

@@ -16,6 +16,10 @@ reachable from here (the policy-gated actions live in the agent loop, not in exp
 
 Accepted answers are cached by (diagnosis signature, cimedic engine version, model) in the
 ``explanations`` table, so a recurring failure costs no second call.
+
+The store is an opaque :data:`~cimedic.agent.ports.StoreHandle`: the diagnosis, the job's
+culprit reports are read through :mod:`cimedic.services.history`, the job's cluster and
+repository and the cache through :mod:`cimedic.services.explanations`.
 """
 
 from __future__ import annotations
@@ -32,8 +36,8 @@ from cimedic.analysis.redact import redact
 from cimedic.model.explanations import Explanation
 
 if TYPE_CHECKING:
+    from cimedic.agent.ports import StoreHandle
     from cimedic.model.diagnosis import Diagnosis
-    from cimedic.store.repository import Store
 
 __all__ = [
     "DELIMITER",
@@ -288,13 +292,13 @@ def explain_diagnosis(
     )
 
 
-def job_context(store: Store, job_id: int, diagnosis: Diagnosis) -> ExplainContext:
+def job_context(store: StoreHandle, job_id: int, diagnosis: Diagnosis) -> ExplainContext:
     """Cluster history and suspect commits of a stored job (empty parts when unknown)."""
+    from cimedic.services.explanations import cluster_of_job, job_repository
     from cimedic.services.failures import ClusterNotFound, cluster_detail
-    from cimedic.store import llm as db
-    from cimedic.store.anomalies import load_culprits
+    from cimedic.services.history import culprit_reports
 
-    cluster_id = db.cluster_of_job(store, job_id)
+    cluster_id = cluster_of_job(store, job_id)
     occurrences = first = last = None
     if cluster_id:
         try:
@@ -304,8 +308,8 @@ def job_context(store: Store, job_id: int, diagnosis: Diagnosis) -> ExplainConte
         except ClusterNotFound:
             cluster_id = None
     suspects: list[str] = []
-    repository = db.job_repository(store, job_id)
-    for report in load_culprits(store, repository=repository) if repository else []:
+    repository = job_repository(store, job_id)
+    for report in culprit_reports(store, repository=repository) if repository else []:
         same = (
             (cluster_id and report.key.cluster_id == cluster_id)
             or (diagnosis.signature and report.key.signature == diagnosis.signature)
@@ -318,7 +322,7 @@ def job_context(store: Store, job_id: int, diagnosis: Diagnosis) -> ExplainConte
 
 
 def explain_job(
-    store: Store,
+    store: StoreHandle,
     job_id: int,
     llm: LLMClient | None,
     *,
@@ -331,16 +335,17 @@ def explain_job(
     same (signature, engine version, ``model``) is served without a call (``source="cache"``);
     an accepted LLM answer is cached. Raises :class:`ExplainError` when the job has no diagnosis."""
     from cimedic.services.analyze_jobs import engine_version
-    from cimedic.store import llm as db
+    from cimedic.services.explanations import cache_explanation, cached_explanation
+    from cimedic.services.history import diagnosis as stored_diagnosis
 
-    diagnosis = store.get_diagnosis(job_id)
+    diagnosis = stored_diagnosis(store, job_id)
     if diagnosis is None:
         raise ExplainError(f"job {job_id} has no stored diagnosis")
     usage = UsageLog(store if record_usage else None, FEATURE)
     version = engine_version()
     cacheable = bool(diagnosis.signature) and llm is not None
     if cacheable and use_cache:
-        cached = db.get_explanation(store, diagnosis.signature, version, model)
+        cached = cached_explanation(store, diagnosis.signature, version, model)
         if cached is not None:
             usage.cache_hit(model)
             return cached.model_copy(
@@ -357,5 +362,5 @@ def explain_job(
         diagnosis, None, context, llm, job_id=job_id, usage=usage, model=model, max_tokens=max_tokens
     )
     if cacheable and explanation.source == "llm":
-        db.save_explanation(store, explanation, version, model)
+        cache_explanation(store, explanation, version, model)
     return explanation

@@ -79,7 +79,7 @@ from cimedic.agent.protocol import (
 from cimedic.agent.tools import Tool, ToolRegistry
 
 if TYPE_CHECKING:
-    from cimedic.store.repository import Store
+    from cimedic.agent.ports import StoreHandle
 
 __all__ = [
     "DEFAULT_BUDGETS",
@@ -163,7 +163,7 @@ def _key(tool: str, arguments: dict[str, Any]) -> str:
 
 # -------------------------------------------------------------------------------- the loop
 def agent_events(
-    store: Store,
+    store: StoreHandle,
     llm: LLMClient,
     messages: Sequence[Message],
     tools: ToolRegistry,
@@ -175,7 +175,8 @@ def agent_events(
     protocol: ToolProtocol | None = None,
 ) -> Iterator[Event]:
     """Run the loop over ``messages`` (system prompt, history, the question), yielding events
-    until an :class:`Answer` or a :class:`BudgetExhausted`. ``protocol`` (default
+    until an :class:`Answer` or a :class:`BudgetExhausted`. ``store`` (an opaque
+    :data:`~cimedic.agent.ports.StoreHandle`) is only handed to each tool's ``run``. ``protocol`` (default
     ``budgets.tool_protocol``): ``auto``, ``native`` or ``json`` (module docstring). With
     ``require_tool`` the steps before the first tool call (unless last) offer only tool calls
     (native: ``tool_choice="required"``), so the answer rests on at least one. Raises
@@ -327,7 +328,7 @@ def _remember(llm: object, *, supported: bool) -> None:
 
 
 def _run_call(
-    store: Store,
+    store: StoreHandle,
     tools: ToolRegistry,
     offered: list[Tool],
     seen: set[str],
@@ -366,7 +367,7 @@ def _run_call(
 
 
 def run_agent(
-    store: Store,
+    store: StoreHandle,
     llm: LLMClient,
     messages: Sequence[Message],
     tools: ToolRegistry,

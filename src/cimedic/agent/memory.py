@@ -5,16 +5,23 @@ When the turns not yet summarised exceed the budget, all but the newest
 LLM when one is given and answers, else a deterministic digest of the questions and answers —
 so a later session (``cimedic chat --conversation ID``) still knows what "and what about
 yesterday?" refers to. Token counts are estimates (:func:`estimate_tokens`).
+
+The conversations are reached through the :class:`~cimedic.agent.ports.ConversationStore` port
+(:func:`recall`); :func:`load_memory` takes the store handle and uses its implementation over
+the store, :class:`cimedic.services.conversations.StoreConversations`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from cimedic.agent.llm.base import LLMClient, LLMError, Message
-from cimedic.store.base import StoreBase
-from cimedic.store.chat import ChatTurn, get_conversation, set_summary, turns
+
+if TYPE_CHECKING:
+    from cimedic.agent.ports import ConversationStore, StoreHandle
+    from cimedic.services.conversations import ChatTurn
 
 #: Characters per token (OpenAI's rule of thumb for English text: ~4).
 CHARS_PER_TOKEN = 4
@@ -81,22 +88,37 @@ def summarise(previous: str | None, old: Sequence[ChatTurn], llm: LLMClient | No
 
 
 def load_memory(
-    store: StoreBase, conversation_id: str, *, budget_tokens: int, llm: LLMClient | None = None
+    store: StoreHandle, conversation_id: str, *, budget_tokens: int, llm: LLMClient | None = None
+) -> MemoryView:
+    """The memory of ``conversation_id`` in the store within ``budget_tokens`` (:func:`recall`
+    over :class:`~cimedic.services.conversations.StoreConversations`). Raises ``LookupError`` for
+    an unknown conversation."""
+    from cimedic.services.conversations import StoreConversations
+
+    return recall(StoreConversations(store), conversation_id, budget_tokens=budget_tokens, llm=llm)
+
+
+def recall(
+    conversations: ConversationStore,
+    conversation_id: str,
+    *,
+    budget_tokens: int,
+    llm: LLMClient | None = None,
 ) -> MemoryView:
     """The memory of ``conversation_id`` within ``budget_tokens``; summarises (and stores the
     summary) when the unsummarised turns exceed it. Raises ``LookupError`` for an unknown
     conversation."""
-    conv = get_conversation(store, conversation_id)
+    conv = conversations.get(conversation_id)
     if conv is None:
         raise LookupError(f"no conversation {conversation_id!r}")
-    recent = turns(store, conversation_id, after=conv.summary_upto)
+    recent = conversations.turns(conversation_id, after=conv.summary_upto)
     summary = conv.summary
     cost = estimate_tokens(summary) + sum(estimate_tokens(t.content) for t in recent)
     summarised = False
     if cost > budget_tokens and len(recent) > KEEP_RECENT_TURNS:
         old, recent = recent[:-KEEP_RECENT_TURNS], recent[-KEEP_RECENT_TURNS:]
         summary = summarise(summary, old, llm)
-        set_summary(store, conversation_id, summary, old[-1].seq)
+        conversations.set_summary(conversation_id, summary, old[-1].seq)
         summarised = True
     per_turn = max(200, budget_tokens * CHARS_PER_TOKEN // max(1, len(recent) + 1))
     messages = tuple(Message(t.role, t.content[:per_turn]) for t in recent)

@@ -1,5 +1,10 @@
 """The agent's tools: one :class:`Tool` protocol, an injectable :class:`ToolRegistry`, and the
-built-ins, each a thin wrapper over a service or a typed store read.
+built-ins, each a thin wrapper over a service (typed reads of the history in
+:mod:`cimedic.services.history`; ``failures``, ``flaky``, ``stats``).
+
+A tool gets the store at run time as an opaque :data:`~cimedic.agent.ports.StoreHandle` (the loop
+forwards what the interface passed to ``chat_turn``) and only hands it to services: the agent
+never imports ``cimedic.store`` (:mod:`cimedic.agent.ports`).
 
 Tools return :class:`ToolOutput`: compact text for the model (a few lines, no raw logs) and the
 references (``run <provider id>``, ``job <id>``, ``cluster <id>``) the answer may cite. Text that
@@ -23,7 +28,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from cimedic.store.repository import Store
+    from cimedic.agent.ports import StoreHandle
 
 #: Most rows a listing tool returns (keeps a tool result well inside its share of the context).
 MAX_ROWS = 10
@@ -59,7 +64,7 @@ class Tool(Protocol):
     @property
     def side_effect(self) -> bool: ...
 
-    def run(self, store: Store, **arguments: Any) -> ToolOutput: ...
+    def run(self, store: StoreHandle, **arguments: Any) -> ToolOutput: ...
 
 
 @dataclass(frozen=True)
@@ -72,7 +77,7 @@ class FunctionTool:
     fn: Callable[..., ToolOutput]
     side_effect: bool = False
 
-    def run(self, store: Store, **arguments: Any) -> ToolOutput:
+    def run(self, store: StoreHandle, **arguments: Any) -> ToolOutput:
         allowed = set(self.parameters.get("properties", {}))
         unknown = sorted(set(arguments) - allowed)
         if unknown:
@@ -112,12 +117,14 @@ def _params(**props: tuple[str, ...]) -> dict[str, Any]:
     return {"type": "object", "properties": properties, "additionalProperties": False}
 
 
-def _repository(store: Store, value: str | None) -> str | None:
+def _repository(store: StoreHandle, value: str | None) -> str | None:
     """``value`` when it names a stored repository (None when empty); raises ``ValueError``
     listing the known ones otherwise, so the model can correct itself."""
     if value in (None, ""):
         return None
-    known = [r.full_name for r in store.repositories()]
+    from cimedic.services.history import repository_names
+
+    known = repository_names(store)
     if value not in known:
         raise ValueError(f"unknown repository {value!r}; known: {', '.join(known) or 'none'}")
     return str(value)
@@ -160,7 +167,7 @@ def _opt(value: Any) -> str | None:
 
 # ---------------------------------------------------------------------------------- built-ins
 def search_runs(
-    store: Store,
+    store: StoreHandle,
     repository: str | None = None,
     workflow: str | None = None,
     branch: str | None = None,
@@ -168,9 +175,9 @@ def search_runs(
     since: str | None = None,
     limit: int | None = None,
 ) -> ToolOutput:
-    """Recent workflow runs, newest first (``cimedic.store.queries.run_facts``)."""
+    """Recent workflow runs, newest first (``services.history.recent_runs``)."""
     from cimedic.model.history import HistoryFilter
-    from cimedic.store import queries
+    from cimedic.services.history import recent_runs
 
     f = HistoryFilter(
         repository=_repository(store, repository),
@@ -178,10 +185,7 @@ def search_runs(
         branch=_opt(branch),
         since=_since(since),
     )
-    runs = queries.run_facts(store.engine, f)
-    if conclusion:
-        runs = [r for r in runs if r.conclusion is not None and r.conclusion.value == conclusion]
-    runs = sorted(runs, key=lambda r: (r.created_at or datetime.min.replace(tzinfo=UTC), r.run_id))[::-1]
+    runs = recent_runs(store, f, conclusion=str(conclusion) if conclusion else None)
     shown = runs[: _limit(limit)]
     lines = [f"{len(runs)} run(s) match; newest {len(shown)}:"]
     for r in shown:
@@ -194,7 +198,7 @@ def search_runs(
 
 
 def search_failures(
-    store: Store, repository: str | None = None, since: str | None = None, limit: int | None = None
+    store: StoreHandle, repository: str | None = None, since: str | None = None, limit: int | None = None
 ) -> ToolOutput:
     """Failure clusters by impact (``services.failures.list_clusters``)."""
     from cimedic.services.failures import list_clusters
@@ -214,11 +218,13 @@ def search_failures(
     )
 
 
-def get_diagnosis(store: Store, job_id: int | str | None = None) -> ToolOutput:
+def get_diagnosis(store: StoreHandle, job_id: int | str | None = None) -> ToolOutput:
     """The stored diagnosis of one failed job (by the store's job id), redacted."""
     if job_id in (None, ""):
         raise ValueError("job_id is required (a job id from search_failures or cluster_history)")
-    diagnosis = store.get_diagnosis(int(job_id))
+    from cimedic.services.history import diagnosis as stored_diagnosis
+
+    diagnosis = stored_diagnosis(store, int(job_id))
     if diagnosis is None:
         return ToolOutput(f"job {job_id} has no stored diagnosis")
     lines = [
@@ -235,7 +241,7 @@ def get_diagnosis(store: Store, job_id: int | str | None = None) -> ToolOutput:
     return ToolOutput("\n".join(lines), (f"job {job_id}",))
 
 
-def cluster_history(store: Store, cluster_id: str | None = None) -> ToolOutput:
+def cluster_history(store: StoreHandle, cluster_id: str | None = None) -> ToolOutput:
     """One failure cluster over the whole history (``services.failures.cluster_detail``)."""
     from cimedic.services.failures import cluster_detail
 
@@ -257,12 +263,12 @@ def cluster_history(store: Store, cluster_id: str | None = None) -> ToolOutput:
     return ToolOutput("\n".join(lines), refs)
 
 
-def flaky_tests(store: Store, repository: str | None = None, limit: int | None = None) -> ToolOutput:
-    """Stored flaky verdicts (``cimedic.store.flaky.load_findings``)."""
+def flaky_tests(store: StoreHandle, repository: str | None = None, limit: int | None = None) -> ToolOutput:
+    """Stored flaky verdicts (``services.history.flaky_findings``)."""
     from cimedic.model.flaky import Verdict
-    from cimedic.store.flaky import load_findings
+    from cimedic.services.history import flaky_findings
 
-    found = load_findings(store, repository=_repository(store, repository), verdicts=[Verdict.FLAKY])
+    found = flaky_findings(store, repository=_repository(store, repository), verdicts=[Verdict.FLAKY])
     found = sorted(found, key=lambda x: x.flip_rate or 0.0, reverse=True)
     shown = found[: _limit(limit)]
     lines = [f"{len(found)} flaky test(s)/job(s); top {len(shown)}:"]
@@ -276,7 +282,7 @@ def flaky_tests(store: Store, repository: str | None = None, limit: int | None =
 
 
 def stats(
-    store: Store,
+    store: StoreHandle,
     repository: str | None = None,
     workflow: str | None = None,
     branch: str | None = None,
@@ -309,12 +315,12 @@ def stats(
 
 
 def culprits(
-    store: Store, repository: str | None = None, branch: str | None = None, since: str | None = None
+    store: StoreHandle, repository: str | None = None, branch: str | None = None, since: str | None = None
 ) -> ToolOutput:
-    """Stored culprit reports: failure episodes and suspect commits (``store.anomalies.load_culprits``)."""
-    from cimedic.store.anomalies import load_culprits
+    """Stored culprit reports: failure episodes and suspect commits (``services.history.culprit_reports``)."""
+    from cimedic.services.history import culprit_reports
 
-    reports = load_culprits(
+    reports = culprit_reports(
         store, repository=_repository(store, repository), branch=_opt(branch), since=_since(since)
     )
     shown = reports[:MAX_ROWS]
@@ -332,7 +338,7 @@ def culprits(
     return ToolOutput("\n".join(lines), tuple(refs))
 
 
-def quarantine_list(store: Store, repository: str | None = None) -> ToolOutput:
+def quarantine_list(store: StoreHandle, repository: str | None = None) -> ToolOutput:
     """Active quarantine entries (``services.flaky.quarantine_list``)."""
     from cimedic.services.flaky import quarantine_list as service
 
@@ -351,7 +357,7 @@ def make_rerun(executor: Callable[[str], str] | None = None) -> FunctionTool:
     remediation policy's service, wired by the interface); without one the tool answers
     "not allowed by policy" as data."""
 
-    def rerun(store: Store, run_id: str | None = None) -> ToolOutput:
+    def rerun(store: StoreHandle, run_id: str | None = None) -> ToolOutput:
         if not run_id:
             raise ValueError("run_id is required")
         if executor is None:

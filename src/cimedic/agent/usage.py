@@ -1,6 +1,9 @@
 """LLM usage accounting: every call of a feature (tokens as the server reported them, wall-clock
 seconds, ok or error, cache hit) is recorded in the store (``llm_usage``) and summarised by
-feature and UTC day (``cimedic usage``)."""
+feature and UTC day (``cimedic usage``).
+
+The store is an opaque :data:`~cimedic.agent.ports.StoreHandle`; the records are written and
+read through :mod:`cimedic.services.llm_usage`."""
 
 from __future__ import annotations
 
@@ -10,11 +13,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from cimedic.model.explanations import UsageRecord, UsageRow, UsageSummary
-from cimedic.store import llm as db
+from cimedic.services import llm_usage
 
 if TYPE_CHECKING:
     from cimedic.agent.llm.base import LLMResult
-    from cimedic.store.repository import Store
+    from cimedic.agent.ports import StoreHandle
 
 __all__ = ["UsageLog", "usage_summary"]
 
@@ -23,7 +26,7 @@ class UsageLog:
     """Records the LLM calls of one ``feature`` into ``store`` (``store=None``: keeps them in
     :attr:`records` only, for callers without a store). Never raises on a store error."""
 
-    def __init__(self, store: Store | None, feature: str) -> None:
+    def __init__(self, store: StoreHandle | None, feature: str) -> None:
         self.store = store
         self.feature = feature
         self.records: list[UsageRecord] = []
@@ -65,14 +68,16 @@ class UsageLog:
         if self.store is not None:
             # accounting must never break the feature it accounts for
             with suppress(Exception):
-                db.record_usage(self.store, record)
+                llm_usage.record_usage(self.store, record)
         return record
 
 
-def usage_summary(store: Store, *, since: datetime | None = None, feature: str | None = None) -> UsageSummary:
+def usage_summary(
+    store: StoreHandle, *, since: datetime | None = None, feature: str | None = None
+) -> UsageSummary:
     """Usage since ``since`` (aware UTC; None = all), one row per (feature, UTC day), sorted
     by day then feature, with totals. ``calls`` counts model calls (cache hits excluded)."""
-    records = db.load_usage(store, since=since, feature=feature)
+    records = llm_usage.usage_records(store, since=since, feature=feature)
     groups: dict[tuple[str, str], list[UsageRecord]] = defaultdict(list)
     for r in records:
         groups[(r.created_at.astimezone(UTC).date().isoformat(), r.feature)].append(r)

@@ -30,6 +30,7 @@ from rapidfuzz.distance import Levenshtein
 from cimedic.analysis.diagnosis.text import mask
 
 __all__ = [
+    "DISPLAY_CHARS",
     "MAX_DISTANCE_FRACTION",
     "MAX_TEXT_CHARS",
     "NGRAM",
@@ -41,6 +42,7 @@ __all__ = [
     "ngram_counts",
     "ngram_lower_bound",
     "normalise",
+    "readable_line",
 ]
 
 # Kubernetes triage text.go: "allow up to 10% differences" (of the mean length, strict <).
@@ -55,6 +57,8 @@ MAX_TEXT_CHARS = 10_000
 # (Triage divides by 4, a heuristic that can reject true matches; see ngram_lower_bound.)
 _EDIT_NGRAM_SPAN = 2 * NGRAM
 
+# Longest example line kept for display (the engine cuts a primary line at 500 characters).
+DISPLAY_CHARS = 500
 # GitHub Actions annotation prefixes: how the line was shown, not what it says.
 _ANNOTATION = re.compile(r"^\s*(?:##\[(?:error|warning|notice)\]|::(?:error|warning|notice)(?: [^:]*)?::)")
 # After Kubernetes triage flakeReasonDateRE, first two alternatives (the ISO form is in
@@ -95,6 +99,18 @@ def normalise(text: str) -> str:
     if "://" in out and "?" in out:
         out = _URL_QUERY.sub(r"\1?QUERY", out)
     return mask(out)[:MAX_TEXT_CHARS]
+
+
+def readable_line(text: str, limit: int = DISPLAY_CHARS) -> str:
+    """A log line as a user reads it in a title or an example: the GitHub Actions annotation
+    prefix dropped, white space collapsed, secrets replaced by
+    :func:`cimedic.analysis.redact.redact`, cut at ``limit`` characters (an ellipsis marks the
+    cut). Unlike :func:`normalise` it keeps numbers, versions, paths and hosts as they were
+    (``k8s.io/client-go@v0.23.4``, not ``kNs.io/client-go@vN.N.N``). '' for blank input."""
+    from cimedic.analysis.redact import redact
+
+    out = " ".join(redact(_ANNOTATION.sub("", text, count=1)).text.split()) if text.strip() else ""
+    return out if len(out) <= limit else out[: limit - 1].rstrip() + "…"
 
 
 def ngram_counts(text: str) -> tuple[int, ...]:

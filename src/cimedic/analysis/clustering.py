@@ -31,8 +31,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from cimedic.analysis.cluster_text import length_window, near_duplicate_distance, ngram_counts, normalise
+from cimedic.analysis.cluster_text import (
+    length_window,
+    near_duplicate_distance,
+    ngram_counts,
+    normalise,
+    readable_line,
+)
 from cimedic.analysis.diagnosis.text import mask
+from cimedic.analysis.redact import redact
 from cimedic.model.clusters import (
     ClusterMember,
     ClusterOccurrence,
@@ -56,6 +63,7 @@ __all__ = [
     "cluster_failures",
     "cluster_id",
     "cluster_title",
+    "display_title",
     "exact_signature",
     "impact",
     "nearest",
@@ -66,7 +74,7 @@ __all__ = [
     "trend",
 ]
 
-# Titles: category + normalised founding text, cut here (characters).
+# Titles: category + the founding failure's error line (redacted), cut here (characters).
 TITLE_CHARS = 100
 # Example runs shown per cluster in listings.
 EXAMPLES = 3
@@ -92,11 +100,20 @@ def cluster_id(category: str, normalised: str) -> str:
     return hashlib.sha256(f"{category}\n{normalised}".encode()).hexdigest()[:16]
 
 
-def cluster_title(category: str, normalised: str) -> str:
-    """``"<category>: <normalised text>"`` with the text cut at :data:`TITLE_CHARS` (an
-    ellipsis marks the cut)."""
-    text = normalised if len(normalised) <= TITLE_CHARS else normalised[: TITLE_CHARS - 1].rstrip() + "…"
+def cluster_title(category: str, example: str) -> str:
+    """``"<category>: <example line>"``: a real error line of the cluster (its founding
+    failure's primary line) as a user reads it (:func:`~cimedic.analysis.cluster_text.readable_line`:
+    secrets redacted, annotation prefix dropped, white space collapsed), cut at
+    :data:`TITLE_CHARS` characters (an ellipsis marks the cut). The masked, normalised text
+    (``vN.N.N``) is for matching and ids only, never a title."""
+    text = readable_line(example, TITLE_CHARS)
     return f"{category}: {text or '(no error line)'}"
+
+
+def display_title(cluster: StoredCluster) -> str:
+    """The title of a stored cluster, from its stored example line (so clusters stored with an
+    older, masked title read well too); the stored title when there is no example."""
+    return cluster_title(cluster.category, cluster.example) if cluster.example.strip() else cluster.title
 
 
 def exact_signature(signature: str | None, summary: str) -> str | None:
@@ -283,7 +300,7 @@ def occurrence(m: ClusterMember) -> ClusterOccurrence:
         match=m.match,
         distance=m.distance,
         signature=f.signature,
-        text=f.summary[:500],
+        text=readable_line(f.summary),
         url=f.run_url,
     )
 
@@ -307,7 +324,11 @@ def summarize_cluster(
 ) -> FailureCluster:
     """One :class:`FailureCluster`.
 
-    ``history`` are all members of the cluster (first/last seen, total, recurring); ``view``
+    ``new`` when the cluster's first occurrence (over the whole ``history``) falls in the
+    window (``since`` None: the whole history), else ``recurring``: it was seen before the
+    window and again in it. One definition for every output (text, JSON, reports).
+
+    ``history`` are all members of the cluster (first/last seen, total, new); ``view``
     the members that pass the listing's filter (repository), at any time: the window
     ``[since, now)`` of it gives the counts, names, transient share, impact and examples
     (newest first, one per run), and the trend windows end at ``now``.
@@ -340,20 +361,21 @@ def summarize_cluster(
             seen_runs.add(m.failure.run_id)
             shown.append(occurrence(m))
     n = len(window)
+    new = first is not None and (since is None or first >= since)
     return FailureCluster(
         id=cluster.cluster_id,
-        title=cluster.title,
+        title=display_title(cluster),
         category=cluster.category,
-        representative=cluster.representative,
-        example=cluster.example,
+        representative=redact(cluster.representative).text,
+        example=readable_line(cluster.example),
         first_seen=first,
         last_seen=last,
         occurrences=n,
         total_occurrences=len(history),
         jobs=len({(m.failure.repository, m.failure.workflow, m.failure.job_name) for m in window}),
         runs=len({m.failure.run_id for m in window}),
-        recurring=len(history) > 1,
-        new=first is not None and (since is None or first >= since),
+        recurring=not new,
+        new=new,
         repositories=_names(m.failure.repository for m in window),
         workflows=_names(m.failure.workflow for m in window),
         job_names=_names(m.failure.job_name for m in window),
@@ -386,6 +408,7 @@ def signature_variants(members: Iterable[ClusterMember]) -> list[SignatureVarian
     example: dict[str | None, str] = {}
     for m in _newest_first(members):
         counts[m.failure.signature] += 1
-        example.setdefault(m.failure.signature, m.failure.summary[:500])
+        if m.failure.signature not in example:
+            example[m.failure.signature] = readable_line(m.failure.summary)
     ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0] or ""))
     return [SignatureVariant(signature=s, count=c, example=example[s]) for s, c in ordered]

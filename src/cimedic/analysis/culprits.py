@@ -22,8 +22,13 @@ request's own runs failed with the same key before it landed, :data:`W_MENTIONS_
 the commit message names a file, package or test that the diagnosis names, and
 :data:`W_CATEGORY_HINT` when the message matches the failure category (a dependency bump for a
 dependency failure, ...); capped at 1. The whole list is scaled by :data:`INTERMITTENT_FACTOR`
-when the failure is intermittent or transient, and by :data:`FAILS_ON_BASE_FACTOR` when a pull
-request's failure also occurs on its base branch.
+when the failure is intermittent, and by :data:`FAILS_ON_BASE_FACTOR` when a pull request's
+failure also occurs on its base branch.
+
+**Transient failures have no suspects.** When the diagnosis of the first red job calls the
+failure transient (``transient`` true: network, registry, runner lost, ...), a re-run of the
+same commit passes, so no commit caused it: the report lists the episode and the commits in
+between, and ranks none of them (``suspects`` is empty, ``transient`` true).
 """
 
 from __future__ import annotations
@@ -411,20 +416,26 @@ def build_reports(
         base_red = _base_red(ep, outcomes, commits, cluster_of) if is_pr and red.pr_base else None
         also_on_base = (base_red is not None) if is_pr and red.pr_base else None
         factor, extra = 1.0, []
-        if ep.intermittent or red.transient:
+        if ep.intermittent:
             factor *= INTERMITTENT_FACTOR
-            extra.append("failure_is_intermittent" if ep.intermittent else "failure_is_transient")
+            extra.append("failure_is_intermittent")
         if also_on_base:
             factor *= FAILS_ON_BASE_FACTOR
             extra.append("fails_on_base")
-        suspects = rank_suspects(
-            cands,
-            first_red_sha=red.head_sha,
-            failed_prs={p for p in failed_prs if p is not None and p != red.pr_number},
-            tokens=failure_tokens(" ".join(filter(None, (red.summary, red.cause_id)))),
-            category=red.category,
-            factor=factor,
-            extra_reasons=tuple(extra),
+        # a transient failure (network, registry, runner lost, ...) passes when the same commit
+        # is re-run, so no commit caused it: it has no suspects (the commits are still listed)
+        suspects = (
+            ()
+            if red.transient
+            else rank_suspects(
+                cands,
+                first_red_sha=red.head_sha,
+                failed_prs={p for p in failed_prs if p is not None and p != red.pr_number},
+                tokens=failure_tokens(" ".join(filter(None, (red.summary, red.cause_id)))),
+                category=red.category,
+                factor=factor,
+                extra_reasons=tuple(extra),
+            )
         )
         reports.append(
             CulpritReport(

@@ -51,6 +51,7 @@ from cimedic.model.risk import (
     FeatureContribution,
     FeatureImportance,
     MethodScores,
+    RiskEvaluation,
 )
 
 if TYPE_CHECKING:
@@ -59,6 +60,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BOOTSTRAP_RESAMPLES",
+    "CHANCE_AUC",
     "ESTIMATORS",
     "TOP_FRACTION",
     "VALIDATION_FRACTION",
@@ -69,6 +71,7 @@ __all__ = [
     "permutation_importances",
     "precision_at_top",
     "roc_auc",
+    "unusable_reason",
 ]
 
 ESTIMATORS: tuple[str, ...] = ("logistic", "hist_gradient_boosting")
@@ -83,6 +86,8 @@ MIN_VALIDATION_CLASS = 10
 """Failures and successes the validation part needs before it may pick a candidate other
 than the first (``logistic``): with fewer, the AUC's standard error exceeds the gap between
 candidates (Hanley & McNeil, Radiology 1982)."""
+CHANCE_AUC = 0.5
+"""ROC AUC of a random ranking: a model must rank above it, and above every baseline, to be used."""
 RANDOM_STATE = 0
 FORMAT_VERSION = 1
 """Version of the pickled layout of :class:`RiskModel` (bumped when its fields change)."""
@@ -462,3 +467,36 @@ def permutation_importances(
         key=lambda p: (-p[1], p[0]),
     )
     return tuple(FeatureImportance(name=name, importance=round(v, 6)) for name, v in pairs)
+
+
+def unusable_reason(evaluation: RiskEvaluation | None) -> str | None:
+    """Why a model with this hold-out ``evaluation`` must not score runs, or ``None`` when it
+    may.
+
+    The rule: a model is used only when it beats its baselines on the newest runs, i.e. its
+    hold-out ROC AUC is above :data:`CHANCE_AUC` and strictly above the AUC of every baseline
+    that has one (``previous_outcome``, ``recent_failure_rate``). A model that ranks runs no
+    better than "it failed last time" adds nothing but false confidence (the point of the
+    time-ordered evaluation against baselines, ``docs/risk.md``). Without an evaluation, or
+    without a model AUC (one outcome only among the evaluation runs), nothing shows that it
+    beats them, so it is unusable too. An evaluation too small to be meaningful does not by
+    itself make a model unusable: its note says so.
+    """
+    if evaluation is None:
+        return "it has no hold-out evaluation (too few runs to hold any out), so nothing shows it beats the baselines"
+    by_method = {m.method: m.auc.auc for m in evaluation.methods}
+    model_auc = by_method.get("model")
+    if model_auc is None:
+        why = evaluation.note or "the evaluation runs hold a single outcome"
+        return f"its hold-out evaluation could not score it ({why}), so nothing shows it beats the baselines"
+    baselines = [(auc, method) for method, auc in by_method.items() if method != "model" and auc is not None]
+    if baselines:
+        best, method = max(baselines)
+        if model_auc <= best:
+            return (
+                f"its hold-out ROC AUC {model_auc:.3f} does not beat the "
+                f"{method.replace('_', ' ')} baseline ({best:.3f})"
+            )
+    if model_auc <= CHANCE_AUC:
+        return f"its hold-out ROC AUC {model_auc:.3f} is no better than chance ({CHANCE_AUC:.1f})"
+    return None

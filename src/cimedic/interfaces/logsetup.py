@@ -44,8 +44,9 @@ def configure_logging(level: int = logging.INFO) -> logging.Handler:
     handler._cimedic = True  # type: ignore[attr-defined]
     handler.setLevel(level)
     root.addHandler(handler)
-    # our loggers and uvicorn's at ``level``; libraries (alembic, httpx, apscheduler) at WARNING
-    root.setLevel(min(level, logging.WARNING))
+    # our loggers and uvicorn's at ``level``; libraries (alembic, httpx, apscheduler, matplotlib)
+    # at WARNING: their records reach the root handler only from WARNING up
+    root.setLevel(logging.WARNING)
     for name in ("cimedic", "uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).setLevel(level)
     for h in root.handlers + [

@@ -16,11 +16,12 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Provider(StrEnum):
-    """CI provider a record comes from."""
+    """Keys of the vocabulary tables of :mod:`cimedic.model.vocab` (records carry the
+    provider's registry id as a string: :class:`Repository`, :mod:`cimedic.model.providers`)."""
 
     GITHUB = "github"
     GITLAB = "gitlab"
@@ -79,9 +80,11 @@ class _Model(BaseModel):
 
 
 class Repository(_Model):
-    """A watched repository. ``full_name`` is ``owner/name``."""
+    """A watched repository. ``full_name`` is ``owner/name`` (``owner`` may hold several path
+    parts, e.g. GitLab subgroups). ``provider`` is the provider's registry id
+    (:mod:`cimedic.model.providers`)."""
 
-    provider: Provider = Provider.GITHUB
+    provider: str = Field(default="github", pattern=r"^[a-z0-9_]{1,16}$")
     provider_id: str | None = None
     owner: str
     name: str

@@ -130,7 +130,9 @@ class _Frozen(BaseModel):
 
 
 class ClusterOccurrence(_Frozen):
-    """One occurrence (a failed job) of a cluster, for example runs and ``failures show``."""
+    """One occurrence (a failed job) of a cluster, for example runs and ``failures show``:
+    ``run_id`` is the provider's run id (as in the run's URL), ``job_id`` the store's job id,
+    ``text`` the primary error line with secrets redacted."""
 
     job_id: int
     run_id: str
@@ -157,8 +159,12 @@ class FailureCluster(_Frozen):
     ``impact``) cover the listing window and filter; ``first_seen``/``last_seen``/
     ``total_occurrences`` cover the whole stored history. ``recent``/``previous`` are the
     occurrences in the last trend window and the one before it (``trend_window_days`` days
-    each). ``recurring`` is true once the cluster has more than one occurrence; ``new`` when it
-    was first seen inside the listing window.
+    each). ``new``: the cluster's first occurrence ever falls inside the listing window (for a
+    listing over the whole history, every cluster is new); ``recurring`` is exactly ``not new``:
+    it was seen before the window and again inside it. ``title`` is ``<category>: <example
+    line>`` and ``example`` the founding failure's primary line, both as read in the log with
+    secrets redacted; ``representative`` is the masked, normalised text used for matching
+    (secrets redacted here too).
     """
 
     id: str

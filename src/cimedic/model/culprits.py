@@ -2,7 +2,8 @@
 
 What :mod:`cimedic.analysis.culprits` builds and ``cimedic culprits`` prints; the store keeps
 them as JSON of these models. ``docs/anomalies.md`` defines every field. Times are aware UTC
-``datetime`` values; run ids are the store's ``workflow_runs.id``, job ids ``jobs.id``.
+``datetime`` values; ``run_id`` is the store's ``workflow_runs.id`` and ``run_provider_id`` the
+provider's run id (the one users read), job ids are ``jobs.id``.
 Scores are ordinal heuristics in [0, 1], not probabilities.
 """
 
@@ -89,7 +90,8 @@ class CulpritReport(_Frozen):
 
     ``intermittent``: a red head commit also passed this job (a re-run or another run on the
     same commit), so the failure is likely flaky and the commits are weak suspects.
-    ``transient``: the diagnosis calls the failure transient (network, runner lost, ...).
+    ``transient``: the diagnosis calls the failure transient (network, registry, runner lost,
+    ...): a re-run of the same commit passes, so no commit caused it and ``suspects`` is empty.
 
     Pull-request branches: ``pr_number``/``base_branch`` name the pull request;
     ``also_fails_on_base`` is true when the base branch failed with the same key in the same

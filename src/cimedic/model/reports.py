@@ -13,6 +13,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
+from cimedic.model.findings import FindingsSummary
 from cimedic.model.notify import RepoHealth
 
 
@@ -110,6 +111,7 @@ class Report(_Frozen):
     recurring_clusters: int = 0
     flaky: tuple[FlakyLine, ...] = ()
     anomalies: tuple[AnomalyLine, ...] = ()
+    findings: FindingsSummary | None = None
     actions: tuple[ActionLine, ...] = ()
     actions_available: bool = False
     health: tuple[RepoHealth, ...] = ()
@@ -134,6 +136,9 @@ class Report(_Frozen):
         out["flaky_new"] = float(sum(1 for f in self.flaky if f.status == "new"))
         out["flaky_fixed"] = float(sum(1 for f in self.flaky if f.status == "fixed"))
         out["anomalies"] = float(len(self.anomalies))
+        for section in self.findings.sections if self.findings else ():
+            for n in section.counts:
+                out[f"findings.{section.name}.{n.key}"] = float(n.count)
         out["actions"] = float(len(self.actions))
         for h in self.health:
             out[f"health.{h.repository}.runs"] = float(h.runs)

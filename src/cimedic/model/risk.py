@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "AucEstimate",
@@ -119,11 +119,16 @@ class FeatureImportance(_Frozen):
 
 class RiskScore(_Frozen):
     """The failure risk of one run: ``probability`` in [0, 1], the ``top_features`` (largest
-    absolute contributions first) and the ``model_version`` that scored it. ``run_id`` is the
-    store's run id (``None`` outside the store); ``scored_at`` is UTC."""
+    absolute contributions first) and the ``model_version`` that scored it; ``scored_at`` is
+    UTC.
 
-    run_id: int | None = None
-    key: str
+    ``run_provider_id`` is the provider's run id (GitHub's, as in the run's URL): the id users
+    read. ``run_id`` (the store's row id; ``None`` outside the store) and ``key`` (the feature
+    extractor's id) are internal: they are left out of the JSON."""
+
+    run_id: int | None = Field(default=None, exclude=True)
+    key: str = Field(exclude=True)
+    run_provider_id: str | None = None
     repository: str
     workflow: str | None = None
     branch: str | None = None
@@ -192,6 +197,11 @@ class RiskModelInfo(_Frozen):
     ``candidates``; ``features`` the feature names in column order; ``evaluation`` the
     time-ordered hold-out evaluation (``None`` when there was too little data to hold any out);
     ``importances`` the permutation importances on that hold-out.
+
+    ``usable`` is false when the model does not beat its baselines on that hold-out (rule:
+    :func:`cimedic.analysis.risk_model.unusable_reason`; ``unusable_reason`` says why): such a
+    model is kept, shown as unusable, and never scores runs. Derived from ``evaluation`` when a
+    model is stored or read, so models stored before the rule existed are judged too.
     """
 
     version: str
@@ -207,12 +217,14 @@ class RiskModelInfo(_Frozen):
     evaluation: RiskEvaluation | None = None
     importances: tuple[FeatureImportance, ...] = ()
     library: str | None = None
+    usable: bool = True
+    unusable_reason: str | None = None
 
 
 class RiskReport(_Frozen):
     """What ``cimedic risk show`` prints: the current ``model`` of the scope (``None`` when
     none was trained), how many runs it scored since ``since`` and the highest of those
-    scores (``top``)."""
+    scores (``top``; none when the model is not ``usable``)."""
 
     repository: str | None = None
     model: RiskModelInfo | None = None

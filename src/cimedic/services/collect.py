@@ -1,7 +1,8 @@
-"""Use case: collect GitHub Actions history into the store (backfill ``sync``, incremental
-``poll``), then fetch failed-job logs and diagnose them.
+"""Use case: collect a CI provider's history into the store (backfill ``sync``, incremental
+``poll``), then fetch failed-job logs and diagnose them. The provider is any
+:class:`~cimedic.model.providers.CIProvider` (GitHub Actions today).
 
-Request budget (what ``bench/github_requests.py`` measures): listing runs costs one request
+Request budget (GitHub) (what ``bench/github_requests.py`` measures): listing runs costs one request
 per 100 runs; each run that is new or changed costs one jobs request (``filter=all`` returns
 the jobs of every attempt, so attempts need no extra request); a completed run already stored
 with the same attempt and update time costs nothing; each failed job costs one log download.
@@ -20,9 +21,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from cimedic.connectors.github_actions.attempts import attempts_from_jobs
-from cimedic.connectors.github_actions.client import GitHubClient, GitHubError
 from cimedic.model import Job, WorkflowRun
+from cimedic.model.providers import CIProvider, ProviderError
 from cimedic.store.repository import Store
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ class CollectOptions:
 
 
 class Collector:
-    """Collects one provider's history into ``store`` through ``client``.
+    """Collects one provider's history into ``store`` through ``provider`` (its client).
 
     ``diagnoser`` diagnoses each fetched failed-job log (``None``: logs are stored, diagnosis
     is left for ``cimedic reprocess``).
@@ -73,13 +73,13 @@ class Collector:
     def __init__(
         self,
         store: Store,
-        client: GitHubClient,
+        provider: CIProvider,
         diagnoser: Diagnoser | None = None,
         options: CollectOptions | None = None,
         progress: ProgressFn | None = None,
     ) -> None:
         self.store = store
-        self.client = client
+        self.provider = provider
         self.diagnoser = diagnoser
         self.options = options or CollectOptions()
         self.progress = progress or (lambda _phase, _done, _total: None)
@@ -95,11 +95,11 @@ class Collector:
     ) -> CollectReport:
         """Backfill runs created in ``[since, until)`` (UTC) with their jobs, logs and reports.
 
-        Raises :class:`GitHubError` when the repository cannot be read at all; per-run problems
+        Raises :class:`ProviderError` when the repository cannot be read at all; per-run problems
         are reported in ``CollectReport.problems`` and the rest is still stored.
         """
         report = CollectReport(full_name)
-        start_requests = self.client.stats.requests
+        start_requests = self.provider.requests
         repo_id = self._repository(full_name)
         until = until or datetime.now(UTC)
         runs: dict[str, WorkflowRun] = {}
@@ -107,7 +107,7 @@ class Collector:
         def on_window(_frm: datetime, _to: datetime, total: int) -> None:
             self.progress("listing runs", len(runs), None)
 
-        for run in self.client.list_runs(
+        for run in self.provider.list_runs(
             full_name, created_from=since, created_to=until, workflow=workflow, on_window=on_window
         ):
             runs[run.provider_id] = run
@@ -116,7 +116,7 @@ class Collector:
         self._ingest_runs(repo_id, full_name, list(runs.values()), report)
         self.after_ingest(full_name, report, since=since)
         self.store.mark_synced(repo_id)
-        report.requests = self.client.stats.requests - start_requests
+        report.requests = self.provider.requests - start_requests
         return report
 
     # ------------------------------------------------------------------ incremental poll
@@ -127,17 +127,17 @@ class Collector:
         falls back to a backfill since the newest stored run.
         """
         report = CollectReport(full_name)
-        start_requests = self.client.stats.requests
-        repo_id = self.store.repository_id(full_name)
+        start_requests = self.provider.requests
+        repo_id = self.store.repository_id(full_name, self.provider.id)
         if repo_id is None:
             repo_id = self._repository(full_name)
-        result = self.client.poll_runs(full_name)
+        result = self.provider.poll_runs(full_name)
         if not result.changed:
             report.not_modified = True
             self.store.mark_synced(repo_id, poll=True)
             # logs still pending (e.g. a webhook arrived without a client) are fetched anyway
             self.after_ingest(full_name, report)
-            report.requests = self.client.stats.requests - start_requests
+            report.requests = self.provider.requests - start_requests
             return report
         report.runs_seen = len(result.runs)
         known = self.store.known_run_states(repo_id, [r.provider_id for r in result.runs])
@@ -150,16 +150,16 @@ class Collector:
         self._ingest_runs(repo_id, full_name, result.runs, report)
         self.after_ingest(full_name, report)
         self.store.mark_synced(repo_id, poll=True)
-        report.requests = self.client.stats.requests - start_requests
+        report.requests = self.provider.requests - start_requests
         return report
 
     # ------------------------------------------------------------------ shared steps
     def _repository(self, full_name: str) -> int:
-        repo = self.client.get_repository(full_name)
+        repo = self.provider.get_repository(full_name)
         repo_id = self.store.upsert_repository(repo)
         try:
-            self.store.upsert_workflows(repo_id, self.client.list_workflows(full_name))
-        except GitHubError as exc:  # workflows are a nicety (names for runs carry them too)
+            self.store.upsert_workflows(repo_id, self.provider.list_workflows(full_name))
+        except ProviderError as exc:  # workflows are a nicety (names for runs carry them too)
             if exc.status not in (403, 404):
                 raise
         return repo_id
@@ -182,8 +182,8 @@ class Collector:
 
         def fetch(run: WorkflowRun) -> tuple[WorkflowRun, list[Job] | None, str | None]:
             try:
-                return run, self.client.list_jobs(full_name, run.provider_id), None
-            except GitHubError as exc:
+                return run, self.provider.list_jobs(full_name, run.provider_id), None
+            except ProviderError as exc:
                 return run, None, f"run {run.provider_id}: jobs not read: {exc}"
 
         done = 0
@@ -198,7 +198,7 @@ class Collector:
                     continue
                 assert jobs is not None
                 run = self._with_pull_requests(full_name, run)
-                self.store.ingest_run(repo_id, run, attempts_from_jobs(run, jobs), jobs)
+                self.store.ingest_run(repo_id, run, self.provider.run_attempts(run, jobs), jobs)
                 report.runs_ingested += 1
                 report.jobs += len(jobs)
 
@@ -207,8 +207,8 @@ class Collector:
         if run.pull_requests or run.event not in ("pull_request", "pull_request_target"):
             return run
         try:
-            prs = self.client.pulls_for_commit(full_name, run.head_sha)
-        except GitHubError:
+            prs = self.provider.pulls_for_commit(full_name, run.head_sha)
+        except ProviderError:
             return run
         return run.model_copy(update={"pull_requests": tuple(prs)}) if prs else run
 
@@ -229,12 +229,12 @@ class Collector:
             try:
                 return (
                     key,
-                    self.client.download_job_log(
+                    self.provider.download_job_log(
                         full_name, key.provider_id, max_bytes=self.options.log_max_bytes
                     ),
                     None,
                 )
-            except GitHubError as exc:
+            except ProviderError as exc:
                 return key, None, exc
 
         done = 0
@@ -260,12 +260,12 @@ class Collector:
         """Read JUnit XML from test-report artifacts of stored runs that have none yet."""
         from cimedic.inputs.junit import reports_from_zip
 
-        repo_id = self.store.repository_id(full_name)
+        repo_id = self.store.repository_id(full_name, self.provider.id)
         if repo_id is None:
             return
         try:
-            artifacts = self.client.list_repo_artifacts(full_name)
-        except GitHubError as exc:
+            artifacts = self.provider.list_repo_artifacts(full_name)
+        except ProviderError as exc:
             report.problems.append(f"artifacts not listed: {exc}")
             return
         wanted = [
@@ -281,8 +281,8 @@ class Collector:
             if run_id is None or run_id in have:
                 continue
             try:
-                data = self.client.download_artifact(full_name, artifact.id)
-            except GitHubError as exc:
+                data = self.provider.download_artifact(full_name, artifact.id)
+            except ProviderError as exc:
                 report.problems.append(f"artifact {artifact.name} ({artifact.id}): {exc}")
                 continue
             for test_report in reports_from_zip(data, f"{artifact.name}.zip"):

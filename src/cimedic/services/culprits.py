@@ -32,7 +32,7 @@ MAX_COMPARE_CALLS = 20
 
 CompareFn = Callable[[str, str, str], Sequence[CommitRef]]
 """``compare(full_name, base_sha, head_sha)``: commits in ``base..head``, oldest first (e.g.
-``GitHubClient.compare_commits``); may raise ``GitHubError``, ``ValueError`` or ``OSError``."""
+a provider's ``compare_commits``); may raise ``ProviderError``, ``ValueError`` or ``OSError``."""
 
 
 def detect_culprits(
@@ -57,7 +57,7 @@ def detect_culprits(
     times); its errors are recorded in the report's ``compare_error``. With ``save`` the
     reports replace the stored ones of the same scope. SQLAlchemy errors propagate.
     """
-    from cimedic.connectors.github_actions.http import GitHubError
+    from cimedic.model.providers import ProviderError
     from cimedic.store import anomalies as store_anomalies
 
     until = now or datetime.now(UTC)
@@ -95,7 +95,7 @@ def detect_culprits(
                 calls += 1
                 try:
                     compared[pair] = list(compare(repo, *pair))
-                except (GitHubError, ValueError, OSError) as exc:
+                except (ProviderError, ValueError, OSError) as exc:
                     errors[pair] = str(exc)
         commits = store_anomalies.commit_refs(store, repo, {e.head_sha for e in repo_entries})
         repo_reports = build_reports(

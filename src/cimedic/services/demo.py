@@ -17,10 +17,8 @@ from cimedic.services.collect import CollectOptions, Collector, CollectReport, P
 from cimedic.store.repository import Store
 
 if TYPE_CHECKING:
-    import httpx
-
     from cimedic.analysis.diagnosis import Diagnoser
-    from cimedic.connectors.github_actions.client import GitHubClient
+    from cimedic.model.providers import CIProvider
     from cimedic.services.findings import RefreshReport
 
 DEMO_TOKEN = "ghp_cimedicDemoReplayToken000000000000"
@@ -37,34 +35,35 @@ class DemoReport:
     findings: RefreshReport | None = None
 
 
+def registry_github(transport: object, token: str) -> CIProvider:
+    """The registered ``github`` provider's client on ``https://api.github.com`` over
+    ``transport`` with ``token``. Raises ``KeyError`` when no ``github`` provider is installed."""
+    from cimedic.plugins import provider_registry
+
+    plugin = provider_registry()["github"]
+    config = plugin.config_model.model_validate({"token": token, "api_url": "https://api.github.com"})
+    return plugin.create(config, transport=transport)
+
+
 def run_demo(
     store: Store,
     diagnoser: Diagnoser | None,
+    github: Callable[[object, str], CIProvider] | None = None,
     *,
     now: datetime | None = None,
     progress: ProgressFn | None = None,
-    github_client_factory: Callable[[httpx.BaseTransport], GitHubClient] | None = None,
 ) -> DemoReport:
-    """Delete and re-collect the demo repositories. ``github_client_factory(transport)`` builds
-    the client (default: a plain token client on ``https://api.github.com`` over the replay)."""
-    import httpx
-
-    from cimedic.connectors.github_actions.auth import TokenAuth
-    from cimedic.connectors.github_actions.client import GitHubClient
+    """Delete and re-collect the demo repositories. ``github(transport, token)`` builds the
+    GitHub provider's client on ``https://api.github.com`` over the replay's ``httpx``
+    transport, authenticating with ``token`` (default: the ``github`` provider of the
+    provider registry, :func:`registry_github`)."""
     from cimedic.testing.demo_history import build_demo_history
     from cimedic.testing.github_replay import GitHubReplay
 
     now = now or datetime.now(UTC)
     history = build_demo_history(now=now)
     replay = GitHubReplay(history, token=DEMO_TOKEN)
-    if github_client_factory is not None:
-        client = github_client_factory(replay.transport())
-    else:
-        client = GitHubClient(
-            httpx.Client(transport=replay.transport()),
-            base_url="https://api.github.com",
-            auth=TokenAuth(DEMO_TOKEN),
-        )
+    client = (github or registry_github)(replay.transport(), DEMO_TOKEN)
     collector = Collector(store, client, diagnoser, CollectOptions(max_workers=4), progress)
     first = min(r.created_at for r in history.runs if r.created_at is not None)
     out = DemoReport(days=max(1, round((now - first) / timedelta(days=1))))

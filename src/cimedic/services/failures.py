@@ -21,6 +21,7 @@ from cimedic.analysis.clustering import (
     ClusterIndex,
     cluster_failures,
     cluster_title,
+    display_title,
     exact_signature,
     occurrence,
     rank,
@@ -100,13 +101,13 @@ def assign_cluster(store: Store, job_id: int) -> ClusterAssignment | None:
     founding = None
     title = ""
     if placed.match is MatchKind.NEW:
-        title = cluster_title(failure.category, placed.normalised)
+        title = cluster_title(failure.category, failure.summary)
         founding = db.ClusterRow(
             placed.cluster_id, failure.category, title, placed.normalised, failure.summary
         )
     db.save_member(store, failure, placed, exact, founding)
     if not title:
-        title = next((c.title for c in db.stored_clusters(engine, [placed.cluster_id])), "")
+        title = next((display_title(c) for c in db.stored_clusters(engine, [placed.cluster_id])), "")
     first = db.first_seen_job(engine, placed.cluster_id)
     return ClusterAssignment(
         job_id=job_id,
@@ -132,7 +133,7 @@ def recluster(store: Store) -> ReclusterReport:
     new_of_job: dict[int, str] = {}
     for failure, p in placed:
         if p.match is MatchKind.NEW:
-            title = cluster_title(failure.category, p.normalised)
+            title = cluster_title(failure.category, failure.summary)
             rows[p.cluster_id] = db.ClusterRow(
                 p.cluster_id, failure.category, title, p.normalised, failure.summary
             )

@@ -1,37 +1,66 @@
 """Use case: refresh the stored findings of every analyzer after new history arrived, and
-summarize them for ``cimedic stats``.
+summarize them for ``cimedic stats`` and the reports.
 
 :func:`refresh_findings` is what ``demo``, ``sync``, ``watch`` (when a poll brought new runs)
-and ``reprocess`` call after ingest: flaky verdicts, anomalies, culprits (with failure
-clusters), and the failure-risk model (retrained when due, then the recent runs scored).
-Failure clusters need no refresh: they are assigned when each diagnosis is stored.
+and ``reprocess`` call after ingest: one loop over the findings analyzers
+(:mod:`cimedic.services.analyzers`: flaky, anomalies, culprits, failure risk, then plug-ins),
+one analyzer's failure never stopping the others. :func:`findings_summary` is the same loop
+over the stored findings, after the failure clusters (which need no refresh: they are assigned
+when each diagnosis is stored).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
-from cimedic.model.findings import FindingLine, FindingsSummary
+from cimedic.model.findings import AnalyzerResult, FindingCount, FindingLine, FindingsSection, FindingsSummary
 from cimedic.store.repository import Store
 
-HIGH_RISK = 0.5
-"""Probability at or above which a scored run counts as high risk (the classifier's decision
-threshold; the model is trained on the base rate of the store, see ``docs/risk.md``)."""
+if TYPE_CHECKING:
+    from cimedic.services.analyzers import FindingsAnalyzer
+    from cimedic.services.culprits import CompareFn
+
+__all__ = [
+    "GROWTH_TABLES",
+    "FindingsRefresher",
+    "RefreshReport",
+    "cluster_map",
+    "clusters_section",
+    "findings_summary",
+    "refresh_findings",
+]
 
 
 @dataclass
 class RefreshReport:
-    """What a refresh found, and what it could not do (``problems``)."""
+    """What a refresh found, one :class:`AnalyzerResult` per analyzer that ran (in order), and
+    what it could not do (``problems``: one line per failed analyzer or skipped plug-in)."""
 
-    flaky: int = 0
-    broken: int = 0
-    anomalies: int = 0
-    culprits: int = 0
-    risk: str = ""
-    scored_runs: int = 0
+    results: list[AnalyzerResult] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+
+    def result(self, name: str) -> AnalyzerResult | None:
+        return next((r for r in self.results if r.name == name), None)
+
+    def count(self, name: str, key: str) -> int | None:
+        """The count ``key`` of analyzer ``name`` (``count("flaky", "broken")``), or ``None``."""
+        result = self.result(name)
+        return result.count(key) if result is not None else None
+
+    def text(self) -> str:
+        """One line for people, the analyzers' phrases in order, e.g. ``1 flaky, 1 broken;
+        0 anomalies; 8 culprit reports; failure risk: no model yet, 17 runs scored``
+        (``no analyzer ran`` when none did; the problems are not included)."""
+        return "; ".join(r.line for r in self.results if r.line) or "no analyzer ran"
+
+
+def _default_analyzers(compare: CompareFn | None, problems: list[str]) -> list[FindingsAnalyzer]:
+    from cimedic.services.analyzers import AnalyzerDeps, build_analyzers
+
+    return build_analyzers(AnalyzerDeps(compare=compare), problems=problems)
 
 
 def refresh_findings(
@@ -39,50 +68,56 @@ def refresh_findings(
     *,
     repository: str | None = None,
     now: datetime | None = None,
-    compare: Callable[..., object] | None = None,
+    compare: CompareFn | None = None,
     since: timedelta = timedelta(days=30),
+    analyzers: Sequence[FindingsAnalyzer] | None = None,
 ) -> RefreshReport:
-    """Run the analyzers over the last ``since`` (UTC) and store their findings. One analyzer's
-    failure is reported in ``problems`` and does not stop the others."""
-    from cimedic.model.flaky import Verdict
-    from cimedic.services.anomalies import detect_anomalies
-    from cimedic.services.culprits import detect_culprits
-    from cimedic.services.flaky import analyze_flaky
-    from cimedic.services.risk import RiskModelMissing, retrain_if_due, score_runs
-
+    """Run ``analyzers`` (default: every registered one, built with ``compare``, the CI
+    provider's compare API) over the runs of ``repository`` (``owner/name``; ``None``: all)
+    created in the last ``since`` before ``now`` (aware UTC; default the current time), and
+    store their findings. An analyzer that raises is a line in ``problems`` and does not stop
+    the others; so is a plug-in that could not be loaded. Never raises for an analyzer."""
     now = now or datetime.now(UTC)
     out = RefreshReport()
-    try:
-        findings = analyze_flaky(store, repository, since, now=now)
-        out.flaky = sum(1 for f in findings if f.verdict is Verdict.FLAKY)
-        out.broken = sum(1 for f in findings if f.verdict is Verdict.BROKEN)
-    except Exception as exc:  # keep the other analyzers going; say what failed
-        out.problems.append(f"flaky analysis failed: {type(exc).__name__}: {exc}")
-    try:
-        out.anomalies = len(detect_anomalies(store, repository=repository, since=since, now=now).anomalies)
-    except Exception as exc:
-        out.problems.append(f"anomaly detection failed: {type(exc).__name__}: {exc}")
-    try:
-        scan = detect_culprits(
-            store,
-            repository=repository,
-            since=since,
-            cluster_of=cluster_map(store),
-            compare=compare,  # type: ignore[arg-type]
-            now=now,
-        )
-        out.culprits = len(scan.reports)
-    except Exception as exc:
-        out.problems.append(f"culprit analysis failed: {type(exc).__name__}: {exc}")
-    try:
-        retrain = retrain_if_due(store, now=now)
-        out.risk = retrain.reason
-        out.scored_runs = len(score_runs(store, since=timedelta(days=2), now=now))
-    except RiskModelMissing:
-        pass
-    except Exception as exc:
-        out.problems.append(f"failure-risk scoring failed: {type(exc).__name__}: {exc}")
+    if analyzers is None:
+        analyzers = _default_analyzers(compare, out.problems)
+    for analyzer in analyzers:
+        try:
+            out.results.append(analyzer.refresh(store, window=since, now=now, repository=repository))
+        except Exception as exc:  # keep the other analyzers going; say what failed
+            out.problems.append(f"analyzer {analyzer.name!r} failed: {type(exc).__name__}: {exc}")
     return out
+
+
+#: The row counts whose growth means "new history" (runs, jobs, diagnoses, test cases).
+GROWTH_TABLES = ("workflow_runs", "jobs", "diagnoses", "test_cases")
+
+
+class FindingsRefresher:
+    """Decides, in one place, when the findings are refreshed: when the history grew (the row
+    counts of :data:`GROWTH_TABLES`) since the last refresh of this refresher, or since it was
+    made, whatever brought it (a poll, webhooks of ``cimedic serve``, a sync). ``refresh()`` does
+    the refresh (e.g. :func:`refresh_findings` with the analyzers and the compare function
+    bound). Costs four counts when nothing changed. Commands that bring history themselves
+    (``sync``, ``demo``, ``reprocess``) refresh directly."""
+
+    def __init__(self, store: Store, refresh: Callable[[], RefreshReport]) -> None:
+        self._store = store
+        self._refresh = refresh
+        self._mark = self._counts()
+
+    def _counts(self) -> dict[str, int]:
+        counts = self._store.counts()
+        return {k: counts.get(k, 0) for k in GROWTH_TABLES}
+
+    def refresh_if_grown(self) -> RefreshReport | None:
+        """Refresh when the history grew; None when it did not."""
+        mark = self._counts()
+        if mark == self._mark:
+            return None
+        report = self._refresh()
+        self._mark = mark
+        return report
 
 
 def cluster_map(store: Store) -> dict[int, str]:
@@ -92,23 +127,14 @@ def cluster_map(store: Store) -> dict[int, str]:
     return job_cluster_map(store)
 
 
-def findings_summary(
-    store: Store,
-    *,
-    repository: str | None = None,
-    since: datetime | None = None,
-    now: datetime | None = None,
-    top: int = 3,
-) -> FindingsSummary:
-    """Counts and top lines of the stored findings in ``[since, now)`` (UTC)."""
-    from cimedic.model.flaky import SubjectKind, Verdict
+def clusters_section(
+    store: Store, *, repository: str | None, since: datetime | None, now: datetime, top: int
+) -> FindingsSection:
+    """The failure clusters with an occurrence in ``[since, now)``: how many, how many first
+    seen in the window, how many recurring (seen more than once, in the window or before it
+    and again in it; a cluster can be both), and the ``top`` largest."""
     from cimedic.services.failures import list_clusters
-    from cimedic.store import anomalies as anomaly_store
-    from cimedic.store import flaky as flaky_store
-    from cimedic.store import risk as risk_store
 
-    now = now or datetime.now(UTC)
-    lines: list[FindingLine] = []
     clusters = list_clusters(store, since=since, repository=repository, top=1000, now=now)
     new = sum(
         1 for c in clusters.clusters if c.first_seen is not None and (since is None or c.first_seen >= since)
@@ -118,61 +144,56 @@ def findings_summary(
         for c in clusters.clusters
         if c.occurrences > 1 or (since is not None and c.first_seen is not None and c.first_seen < since)
     )
-    for c in clusters.clusters[:top]:
-        lines.append(
+    return FindingsSection(
+        name="clusters",
+        title="failure clusters",
+        command="cimedic failures",
+        counts=(
+            FindingCount(key="clusters", count=clusters.total, singular="cluster", plural="clusters"),
+            FindingCount(
+                key="new_clusters",
+                count=new,
+                singular="first seen in the window",
+                plural="first seen in the window",
+            ),
+            FindingCount(key="recurring_clusters", count=recurring, singular="recurring", plural="recurring"),
+        ),
+        top=tuple(
             FindingLine(
                 kind="failure cluster",
                 title=c.title,
-                detail=f"{c.occurrences} occurrences",
+                detail=f"{c.occurrences} {'occurrence' if c.occurrences == 1 else 'occurrences'}",
                 command=f"cimedic failures show {c.id}",
             )
-        )
-    flaky = flaky_store.load_findings(store, repository=repository, verdicts=(Verdict.FLAKY, Verdict.BROKEN))
-    flaky_tests = [f for f in flaky if f.verdict is Verdict.FLAKY and f.kind is SubjectKind.TEST]
-    flaky_jobs = [f for f in flaky if f.verdict is Verdict.FLAKY and f.kind is SubjectKind.JOB]
-    for f in (flaky_tests + flaky_jobs)[:top]:
-        lines.append(
-            FindingLine(
-                kind=f"flaky {f.kind.value}", title=f.subject, detail=f.reason, command="cimedic flaky"
-            )
-        )
-    from cimedic.services.flaky import quarantine_list
-
-    quarantined = len(quarantine_list(store, repository, now=now))
-    anomalies = anomaly_store.load_anomalies(store, repository=repository, since=since)
-    for a in anomalies[:top]:
-        change = f"{a.relative_change:+.0%}" if a.relative_change is not None else f"{a.absolute_change:+.0f}"
-        lines.append(
-            FindingLine(
-                kind=f"anomaly ({a.kind.value})",
-                title=a.scope.label,
-                detail=change,
-                command="cimedic anomalies",
-            )
-        )
-    culprits = anomaly_store.load_culprits(store, repository=repository, since=since)
-    try:
-        model = risk_store.latest_model(store)
-    except ValueError:  # a damaged model row: report no model rather than fail the stats
-        model = None
-    version = model.info.version if model is not None else None
-    scored = high = 0
-    if version is not None:
-        scored, best = risk_store.top_scores(store, version, repository=repository, since=since, limit=1000)
-        high = sum(1 for s in best if s.probability >= HIGH_RISK)
-    return FindingsSummary(
-        clusters=clusters.total,
-        new_clusters=new,
-        recurring_clusters=recurring,
-        flaky_tests=len(flaky_tests),
-        flaky_jobs=len(flaky_jobs),
-        broken_subjects=sum(1 for f in flaky if f.verdict is Verdict.BROKEN),
-        quarantined_tests=quarantined,
-        anomalies=len(anomalies),
-        culprit_reports=len(culprits),
-        risk_model=version,
-        scored_runs=scored,
-        high_risk_runs=high,
-        high_risk_threshold=HIGH_RISK,
-        top=tuple(lines),
+            for c in clusters.clusters[:top]
+        ),
     )
+
+
+def findings_summary(
+    store: Store,
+    *,
+    repository: str | None = None,
+    since: datetime | None = None,
+    now: datetime | None = None,
+    top: int = 3,
+    analyzers: Sequence[FindingsAnalyzer] | None = None,
+) -> FindingsSummary:
+    """The stored findings of ``[since, now)`` (UTC; ``since`` ``None``: all; ``now`` default
+    the current time) of ``repository`` (or all): the failure clusters, then one section per
+    analyzer of ``analyzers`` (default: every registered one), each with at most ``top`` lines.
+
+    An analyzer whose summary raises is a line in ``problems`` (its section is left out), so is
+    a plug-in that could not be loaded; SQLAlchemy errors of the clusters part propagate.
+    """
+    now = now or datetime.now(UTC)
+    problems: list[str] = []
+    if analyzers is None:
+        analyzers = _default_analyzers(None, problems)
+    sections = [clusters_section(store, repository=repository, since=since, now=now, top=top)]
+    for analyzer in analyzers:
+        try:
+            sections.append(analyzer.summary(store, since=since, now=now, repository=repository, top=top))
+        except Exception as exc:  # one analyzer's failure does not hide the others' findings
+            problems.append(f"analyzer {analyzer.name!r} summary failed: {type(exc).__name__}: {exc}")
+    return FindingsSummary(sections=tuple(sections), problems=tuple(problems))

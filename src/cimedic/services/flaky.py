@@ -43,6 +43,7 @@ from cimedic.model.flaky import (
     SubjectKind,
     Verdict,
 )
+from cimedic.model.wording import noun, plural
 from cimedic.services.timewindow import resolve_since
 
 if TYPE_CHECKING:
@@ -55,6 +56,7 @@ __all__ = [
     "export_json",
     "export_pytest",
     "junit_selector",
+    "known_repositories",
     "proposal_markdown",
     "propose",
     "pytest_node_id",
@@ -62,6 +64,7 @@ __all__ = [
     "quarantine_export",
     "quarantine_list",
     "quarantine_remove",
+    "select_findings",
 ]
 
 #: Window of ``cimedic flaky`` (GitHub allows re-runs for 30 days; field notes).
@@ -118,6 +121,31 @@ def analyze_flaky(
     if save:
         flaky_store.save_findings(store, findings, now=until, window_start=start)
     return findings
+
+
+def needs_attention(f: FlakyFinding) -> bool:
+    """A finding worth a look: ``flaky`` (also when every failure passed on an in-run retry, so
+    ``failures`` is 0), ``broken``, or ``insufficient data`` with a failure or an in-run retry.
+    Healthy subjects and subjects that never failed are not."""
+    if f.verdict in (Verdict.FLAKY, Verdict.BROKEN):
+        return True
+    return f.verdict is Verdict.INSUFFICIENT and (f.failures > 0 or f.retried > 0)
+
+
+def select_findings(findings: list[FlakyFinding], *, every: bool = False) -> list[FlakyFinding]:
+    """The findings a listing shows, in their order: every one with ``every``, else those that
+    :func:`needs_attention`. The text and the JSON of ``cimedic flaky`` list the same ones."""
+    return list(findings) if every else [f for f in findings if needs_attention(f)]
+
+
+def known_repositories(store: Store) -> list[str]:
+    """The ``OWNER/NAME`` of every repository the store knows: collected ones and those with
+    quarantine entries, sorted."""
+    from cimedic.store import flaky as flaky_store
+
+    names = {r.full_name for r in store.repositories()}
+    names.update(e.repository for e in flaky_store.quarantine_entries(store))
+    return sorted(names)
 
 
 # ------------------------------------------------------------------------------ quarantine
@@ -330,7 +358,9 @@ def _evidence(f: FlakyFinding, limit: int = 3) -> str:
     items = []
     for ev in f.evidence[:limit]:
         runs = ", ".join(ev.runs[:3])
-        items.append(f"`{ev.commits[0][:12]}` ({ev.kind.value.replace('_', ' ')}; runs {runs})")
+        items.append(
+            f"`{ev.commits[0][:12]}` ({ev.kind.value.replace('_', ' ')}; {noun(len(ev.runs), 'run')} {runs})"
+        )
     more = f" and {len(f.evidence) - limit} more" if len(f.evidence) > limit else ""
     return _cell("; ".join(items) + more)
 
@@ -368,7 +398,8 @@ def proposal_markdown(p: QuarantineProposals) -> str:
         out += ["", "To quarantine them:", "", "```sh"]
         out += [
             f"cimedic quarantine add '{f.subject}' --repo {p.repository} "
-            f'--reason "flaky: {f.flaky_commits or f.red_episodes} observations" --owner OWNER --expires 30d'
+            f'--reason "flaky: {plural(f.flaky_commits or f.red_episodes, "observation")}" '
+            "--owner OWNER --expires 30d"
             for f in p.quarantine
         ]
         out += ["```", ""]

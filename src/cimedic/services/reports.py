@@ -9,6 +9,7 @@ health); :func:`render_markdown` and :func:`render_html` only format it. Definit
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -138,6 +139,7 @@ def build_report(
     Raises ``ValueError`` for another period; SQLAlchemy errors propagate.
     """
     from cimedic.services.failures import list_clusters
+    from cimedic.services.findings import findings_summary
     from cimedic.services.health import current_health
     from cimedic.services.notify import load_actions
     from cimedic.services.stats import pipeline_stats
@@ -194,6 +196,7 @@ def build_report(
         recurring_clusters=sum(1 for c in clusters if not c.new),
         flaky=tuple(_flaky_changes(store, repo, since, until)),
         anomalies=anomalies,
+        findings=findings_summary(store, repository=repo, since=since, now=until),
         actions=actions,
         actions_available=decisions is not None,
         health=tuple(
@@ -268,9 +271,20 @@ def _when(d: datetime) -> str:
     return d.strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _findings_lines(r: Report, e: Callable[[str], str]) -> list[str]:
+    """One line per findings section (as ``cimedic stats`` shows it), then the problems;
+    ``e`` escapes text for the output format."""
+    f = r.findings
+    if f is None:
+        return []
+    out = [f"- {e(s.title)}: {e(s.text or 'none')} ({e(s.command)})" for s in f.sections]
+    return out + [f"- problem: {e(p)}" for p in f.problems]
+
+
 def render_markdown(r: Report) -> str:
     """The report as Markdown (sections: Summary, Failure clusters, Flaky tests, Anomalies,
-    Actions, Health, and Narrative when one was kept)."""
+    Findings (every analyzer, plug-ins included), Actions, Health, and Narrative when one was
+    kept)."""
     scope = f" of {r.repository}" if r.repository else ""
     out = [
         f"# cimedic {r.period.value} report{scope}",
@@ -300,6 +314,8 @@ def render_markdown(r: Report) -> str:
     out += [f"- {a.kind} {a.scope}: {a.summary}{' (ongoing)' if a.ongoing else ''}" for a in r.anomalies] or [
         "No anomaly."
     ]
+    out += ["", "## Findings", ""]
+    out += _findings_lines(r, lambda text: text) or ["No findings summary."]
     out += ["", "## Actions", ""]
     if not r.actions:
         out.append(
@@ -392,6 +408,7 @@ def render_html(r: Report) -> str:
         "No flaky verdict changed.",
     )
     ul("Anomalies", [f"{e(a.kind)} {e(a.scope)}: {e(a.summary)}" for a in r.anomalies], "No anomaly.")
+    ul("Findings", [line.removeprefix("- ") for line in _findings_lines(r, e)], "No findings summary.")
     ul("Actions", [f"{e(a.kind)} {e(a.target)}: {e(a.status)}" for a in r.actions], "No actions.")
     ul(
         "Health",

@@ -39,7 +39,9 @@ __all__ = [
     "MIN_TRAINING_RUNS",
     "RetrainResult",
     "RiskModelMissing",
+    "RiskModelUnusable",
     "RiskTrainingError",
+    "judged",
     "retrain_if_due",
     "risk_report",
     "score_runs",
@@ -77,6 +79,27 @@ class RiskModelMissing(LookupError):
     """No model has been trained for the scope yet (run ``cimedic risk train``)."""
 
 
+class RiskModelUnusable(RiskModelMissing):
+    """The scope's current model does not beat its baselines, so it scores nothing (the message
+    says which model and why; :attr:`info` is the model)."""
+
+    def __init__(self, info: RiskModelInfo) -> None:
+        super().__init__(
+            f"risk model {info.version} is unusable: {info.unusable_reason}; it is kept but scores "
+            "no run (retrain with more history: 'cimedic risk train')"
+        )
+        self.info = info
+
+
+def judged(info: RiskModelInfo) -> RiskModelInfo:
+    """``info`` with ``usable`` and ``unusable_reason`` set from its stored evaluation (rule:
+    :func:`cimedic.analysis.risk_model.unusable_reason`), whatever was stored with it."""
+    from cimedic.analysis.risk_model import unusable_reason
+
+    reason = unusable_reason(info.evaluation)
+    return info.model_copy(update={"usable": reason is None, "unusable_reason": reason})
+
+
 @dataclass(frozen=True, slots=True)
 class RetrainResult:
     """What :func:`retrain_if_due` did: ``retrained``, the model now current (``info``; may be
@@ -94,9 +117,9 @@ def _now(now: datetime | None) -> datetime:
 
 def _history_rows(
     store: Store, repository: str | None, start: datetime | None, until: datetime
-) -> tuple[list[FeatureRow], dict[str, tuple[int, str]]]:
+) -> tuple[list[FeatureRow], dict[str, tuple[int, str, str | None]]]:
     """Feature rows of the runs created in ``[start, until)`` (history from
-    :data:`HISTORY_LOOKBACK` before), and run key → (run id, status)."""
+    :data:`HISTORY_LOOKBACK` before), and run key → (store run id, status, provider run id)."""
     from cimedic.analysis.risk_features import extract_features
     from cimedic.store.risk import risk_history
 
@@ -105,7 +128,7 @@ def _history_rows(
     )
     targets = {h.run.key for h in history if start is None or h.run.created_at >= start}
     rows = extract_features([h.run for h in history], targets=targets)
-    return rows, {h.run.key: (h.run_id, h.status) for h in history}
+    return rows, {h.run.key: (h.run_id, h.status, h.provider_id) for h in history}
 
 
 def _evaluate(
@@ -213,7 +236,7 @@ def train_risk_model(
     )
     blob = model.to_bytes()
     version = f"risk-{until:%Y%m%dT%H%M%SZ}-{hashlib.sha256(blob).hexdigest()[:8]}"
-    info = RiskModelInfo(
+    info = judged(RiskModelInfo(
         version=version,
         repository=repository,
         trained_at=until,
@@ -227,7 +250,7 @@ def train_risk_model(
         evaluation=evaluation,
         importances=importances,
         library=f"scikit-learn {sklearn.__version__}",
-    )
+    ))  # fmt: skip
     save_model(store, info, blob)
     return info
 
@@ -242,7 +265,10 @@ def _load(store: Store, repository: str | None):  # type: ignore[no-untyped-def]
     if stored is None:
         scope = f"repository {repository}" if repository else "the store"
         raise RiskModelMissing(f"no risk model trained for {scope} yet; run 'cimedic risk train' first")
-    return stored.info, RiskModel.from_bytes(stored.blob)
+    info = judged(stored.info)
+    if not info.usable:
+        raise RiskModelUnusable(info)
+    return info, RiskModel.from_bytes(stored.blob)
 
 
 def score_runs(
@@ -257,8 +283,10 @@ def score_runs(
     not, with the newest model of that repository (else the pooled model), store the scores
     and return them, highest probability first.
 
-    Raises :class:`RiskModelMissing` when no model was trained, ``ValueError`` when the
-    stored model is damaged or of another format; SQLAlchemy errors propagate.
+    Raises :class:`RiskModelMissing` when no model was trained, :class:`RiskModelUnusable`
+    (a ``RiskModelMissing``) when that model does not beat its baselines (it never scores),
+    ``ValueError`` when the stored model is damaged or of another format; SQLAlchemy errors
+    propagate.
     """
     from cimedic.store.risk import upsert_scores
 
@@ -275,6 +303,7 @@ def score_runs(
         RiskScore(
             run_id=ids[r.key][0],
             key=r.key,
+            run_provider_id=ids[r.key][2],
             repository=r.run.repository,
             workflow=r.run.workflow,
             branch=r.run.branch,
@@ -310,16 +339,17 @@ def retrain_if_due(
 
     until = _now(now)
     infos = [i for i in model_infos(store, repository=repository) if i.repository == repository]
-    current = infos[0] if infos else None
+    current = judged(infos[0]) if infos else None
     if current is not None and until - current.trained_at < max_age:
         return RetrainResult(False, current, f"model {current.version} is younger than {max_age}")
     try:
         info = train_risk_model(store, repository=repository, since=since, now=until)
     except RiskTrainingError as exc:
         return RetrainResult(False, current, str(exc))
-    return RetrainResult(
-        True, info, "no model yet" if current is None else f"model {current.version} was due"
-    )
+    reason = "no model yet" if current is None else f"model {current.version} was due"
+    if not info.usable:
+        reason += f"; the new model {info.version} is unusable: {info.unusable_reason}"
+    return RetrainResult(True, info, reason)
 
 
 def risk_report(
@@ -330,8 +360,9 @@ def risk_report(
     now: datetime | None = None,
     top: int = 10,
 ) -> RiskReport:
-    """The newest model of ``repository`` (else the pooled one), how many runs created since
-    ``since`` it scored, and the ``top`` highest of those scores."""
+    """The newest model of ``repository`` (else the pooled one), judged usable or not
+    (:func:`judged`), how many runs created since ``since`` it scored, and the ``top`` highest
+    of those scores (none for an unusable model: its scores are not to be read)."""
     from cimedic.store.risk import latest_model, top_scores
 
     until = _now(now)
@@ -341,7 +372,8 @@ def risk_report(
         stored = latest_model(store, repository=None)
     if stored is None:
         return RiskReport(repository=repository, since=start)
-    count, best = top_scores(store, stored.info.version, repository=repository, since=start, limit=top)
-    return RiskReport(
-        repository=repository, model=stored.info, since=start, scored_runs=count, top=tuple(best)
-    )
+    info = judged(stored.info)
+    if not info.usable:
+        return RiskReport(repository=repository, model=info, since=start)
+    count, best = top_scores(store, info.version, repository=repository, since=start, limit=top)
+    return RiskReport(repository=repository, model=info, since=start, scored_runs=count, top=tuple(best))

@@ -28,8 +28,11 @@ class IngestReport:
     problems: list[str] = field(default_factory=list)
 
 
-def ingest_junit_files(store: Store, paths: list[Path], *, repository: str, run: str) -> IngestReport:
-    """Parse ``paths`` and attach them to run ``run`` (provider id) of ``repository`` (owner/name).
+def ingest_junit_files(
+    store: Store, paths: list[Path], *, repository: str, run: str, provider: str = "github"
+) -> IngestReport:
+    """Parse ``paths`` and attach them to run ``run`` (provider id) of ``repository`` (the
+    ``full_name``) of ``provider`` (a registry id).
 
     Unknown repositories and runs are created (status ``unknown``), so reports from a CI
     cimedic does not watch can be ingested too. Raises ``ValueError`` for a malformed
@@ -37,12 +40,12 @@ def ingest_junit_files(store: Store, paths: list[Path], *, repository: str, run:
     """
     from cimedic.inputs.junit import TestReportError, parse_junit
 
-    owner, _, name = repository.partition("/")
-    if not owner or not name or "/" in name:
+    owner, _, name = repository.rpartition("/")
+    if not owner or not name:
         raise ValueError(f"--repo must be OWNER/NAME, got {repository!r}")
-    repo_id = store.repository_id(repository)
+    repo_id = store.repository_id(repository, provider)
     if repo_id is None:
-        repo_id = store.upsert_repository(Repository(owner=owner, name=name))
+        repo_id = store.upsert_repository(Repository(provider=provider, owner=owner, name=name))
     run_id = store.run_id(repo_id, run)
     if run_id is None:
         run_id = store.upsert_run(

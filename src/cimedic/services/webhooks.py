@@ -1,34 +1,38 @@
-"""Use case: receive GitHub webhook deliveries, store them raw first, process them after.
+"""Use case: receive webhook deliveries of any CI provider, store them raw first, process them
+after.
 
-Receiving (:func:`receive_github`) only verifies ``X-Hub-Signature-256`` and stores the body
-keyed by ``X-GitHub-Delivery`` (a redelivery with the same id is a no-op), so the endpoint
-answers well within GitHub's 10 s timeout (we aim for < 1 s; GitHub docs "Best practices for
-using webhooks": respond within 10 seconds, process asynchronously, use the delivery id to
-guard against duplicates). Processing (:class:`DeliveryWorker`) maps stored deliveries into
-runs and jobs, fetches the logs of failed jobs and diagnoses them; a delivery that cannot be
-mapped is marked ``failed`` with the reason, and ``cimedic reprocess`` retries it.
+Receiving (:func:`receive`) only asks the provider's
+:class:`~cimedic.model.providers.WebhookReceiver` to verify the delivery (GitHub:
+``X-Hub-Signature-256``) and stores the body keyed by the provider's delivery id (a redelivery
+with the same id is a no-op), so the endpoint answers well within the provider's timeout (we aim
+for < 1 s; GitHub docs "Best practices for using webhooks": respond within 10 seconds, process
+asynchronously, use the delivery id to guard against duplicates). Processing
+(:class:`DeliveryWorker`) maps stored deliveries into runs and jobs with the same receiver,
+fetches the logs of failed jobs and diagnoses them; a delivery that cannot be mapped is marked
+``failed`` with the reason, and ``cimedic reprocess`` retries it. Raw deliveries are stored with
+the source ``<provider id>-webhook``.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from cimedic.connectors.github_actions.mapping import MappingError
-from cimedic.connectors.github_actions.webhooks import WebhookError, parse_delivery, verify_signature
 from cimedic.model import RunAttempt, Status, WorkflowRun
+from cimedic.model.providers import CIProvider, WebhookError, WebhookReceiver, WebhookRejected
 from cimedic.store.repository import Store
 
 if TYPE_CHECKING:
     from cimedic.analysis.diagnosis import Diagnoser
-    from cimedic.connectors.github_actions.client import GitHubClient
     from cimedic.model.events import WebhookEvent
 
-SOURCE = "github-webhook"
-HANDLED_EVENTS = frozenset({"workflow_run", "workflow_job", "check_run", "ping"})
+
+def source_of(provider: str) -> str:
+    """The ``raw_events.source`` of a provider's deliveries (``github-webhook``)."""
+    return f"{provider}-webhook"
 
 
 @dataclass(frozen=True)
@@ -41,30 +45,22 @@ class Receipt:
     duplicate: bool = False
 
 
-def receive_github(
-    store: Store,
-    *,
-    secret: str | None,
-    event: str | None,
-    delivery: str | None,
-    signature: str | None,
-    body: bytes,
-) -> Receipt:
-    """Verify and store one delivery. Never parses the body (that happens after the answer).
+def receive(store: Store, receiver: WebhookReceiver, headers: Mapping[str, str], body: bytes) -> Receipt:
+    """Verify and store one delivery (``headers`` by any case). Never parses the body (that
+    happens after the answer).
 
-    Answers 503 when no webhook secret is configured, 400 without ``X-GitHub-Event`` /
-    ``X-GitHub-Delivery``, 401 when the signature is missing or wrong, 202 when stored, 200
-    for a duplicate delivery or an event cimedic does not use (GitHub only needs a 2xx).
+    Answers what the receiver's :class:`WebhookRejected` says (GitHub: 503 without a secret,
+    400 without the event or delivery header, 401 for a bad signature), 202 when stored, 200 for
+    a duplicate delivery or an event cimedic does not use (providers only need a 2xx).
     """
-    if not secret:
-        return Receipt(503, "webhook secret not configured (set CIMEDIC_GITHUB_WEBHOOK_SECRET)")
-    if not event or not delivery:
-        return Receipt(400, "missing X-GitHub-Event or X-GitHub-Delivery header")
-    if not verify_signature(secret, body, signature):
-        return Receipt(401, "invalid or missing X-Hub-Signature-256")
-    if event not in HANDLED_EVENTS:
-        return Receipt(200, f"event {event!r} ignored")
-    raw_id, created = store.add_raw_event(SOURCE, delivery, event, body)
+    lower = {k.lower(): v for k, v in headers.items()}
+    try:
+        delivery = receiver.verify(lower, body)
+    except WebhookRejected as exc:
+        return Receipt(exc.status, exc.message)
+    if delivery.event not in receiver.handled_events:
+        return Receipt(200, f"event {delivery.event!r} ignored")
+    raw_id, created = store.add_raw_event(source_of(receiver.provider), delivery.delivery_id, delivery.event, body)
     if not created:
         return Receipt(200, "duplicate delivery", raw_id, duplicate=True)
     return Receipt(202, "accepted", raw_id)
@@ -124,42 +120,49 @@ def apply_event(store: Store, ev: WebhookEvent) -> tuple[str | None, bool]:
 
 def process_pending(
     store: Store,
+    receivers: Mapping[str, WebhookReceiver],
     *,
-    client: GitHubClient | None = None,
+    providers: Mapping[str, CIProvider] | None = None,
     diagnoser: Diagnoser | None = None,
     statuses: tuple[str, ...] = ("pending",),
     since: datetime | None = None,
     log_max_bytes: int = 20 * 1024 * 1024,
 ) -> ProcessReport:
-    """Process stored deliveries in ``statuses`` (oldest first); fetch and diagnose failed-job
-    logs when a ``client`` is given (otherwise they stay pending for ``watch``/``sync``)."""
+    """Process stored deliveries in ``statuses`` (oldest first) of every provider in
+    ``receivers`` (provider id → receiver); fetch and diagnose failed-job logs through
+    ``providers`` (provider id → client; a provider without one leaves its logs pending for
+    ``watch``/``sync``)."""
     report = ProcessReport()
-    repos_with_failures: set[str] = set()
-    seen: set[int] = set()
-    while True:
-        batch = store.raw_events(status=statuses, source=SOURCE, since=since, limit=500)
-        batch = [raw for raw in batch if raw.id not in seen]
-        if not batch:
-            break
-        for raw in batch:
-            seen.add(raw.id)
-            try:
-                ev = parse_delivery(raw.event, raw.payload)
-                repo, failed_job = apply_event(store, ev)
-            except (WebhookError, MappingError, ValueError) as exc:
-                store.mark_raw_event(raw.id, "failed", f"delivery {raw.key} ({raw.event}): {exc}")
-                report.failed += 1
-                report.problems.append(f"delivery {raw.key} ({raw.event}): {exc}")
-                continue
-            store.mark_raw_event(raw.id, "done")
-            report.done += 1
-            if failed_job and repo:
-                repos_with_failures.add(repo)
-    if client is not None:
+    repos_with_failures: set[tuple[str, str]] = set()
+    for provider, receiver in receivers.items():
+        seen: set[int] = set()
+        while True:
+            batch = store.raw_events(status=statuses, source=source_of(provider), since=since, limit=500)
+            batch = [raw for raw in batch if raw.id not in seen]
+            if not batch:
+                break
+            for raw in batch:
+                seen.add(raw.id)
+                try:
+                    ev = receiver.parse(raw.event, raw.payload)
+                    repo, failed_job = apply_event(store, ev)
+                except (WebhookError, ValueError) as exc:
+                    store.mark_raw_event(raw.id, "failed", f"delivery {raw.key} ({raw.event}): {exc}")
+                    report.failed += 1
+                    report.problems.append(f"delivery {raw.key} ({raw.event}): {exc}")
+                    continue
+                store.mark_raw_event(raw.id, "done")
+                report.done += 1
+                if failed_job and repo:
+                    repos_with_failures.add((provider, repo))
+    if providers:
         from cimedic.services.collect import CollectOptions, Collector, CollectReport
 
-        collector = Collector(store, client, diagnoser, CollectOptions(log_max_bytes=log_max_bytes))
-        for repo in sorted(repos_with_failures):
+        for provider, repo in sorted(repos_with_failures):
+            client = providers.get(provider)
+            if client is None:
+                continue
+            collector = Collector(store, client, diagnoser, CollectOptions(log_max_bytes=log_max_bytes))
             sub = CollectReport(repo)
             collector.fetch_logs(repo, sub)
             report.logs_fetched += sub.logs_fetched

@@ -43,7 +43,7 @@ class Store(ResultsMixin, PipelineMixin):
     def upsert_repository(self, repo: Repository) -> int:
         """Insert or update a repository; returns its store id."""
         row = {
-            "provider": repo.provider.value,
+            "provider": repo.provider,
             "full_name": repo.full_name,
             "provider_id": repo.provider_id,
             "default_branch": repo.default_branch,
@@ -99,16 +99,14 @@ class Store(ResultsMixin, PipelineMixin):
             ).scalar_one_or_none()
 
     def repositories(self) -> list[Repository]:
-        from cimedic.model import Provider
-
         with self.engine.connect() as conn:
             rows = conn.execute(select(t.repositories).order_by(t.repositories.c.full_name)).all()
         out = []
         for r in rows:
-            owner, _, name = r.full_name.partition("/")
+            owner, _, name = r.full_name.rpartition("/")
             out.append(
                 Repository(
-                    provider=Provider(r.provider),
+                    provider=r.provider,
                     provider_id=r.provider_id,
                     owner=owner,
                     name=name,

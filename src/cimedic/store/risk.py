@@ -44,13 +44,14 @@ _FAILED_TESTS = ("failed", "error")
 
 @dataclass(frozen=True, slots=True)
 class HistoryRun:
-    """A stored run as the risk feature extractor reads it (``run.key`` is ``str(run_id)``),
-    with its status and conclusion for display."""
+    """A stored run as the risk feature extractor reads it (``run.key`` is ``str(run_id)``,
+    the store's id), with its status and conclusion and the provider's run id for display."""
 
     run_id: int
     status: str
     conclusion: str | None
     run: RiskRun
+    provider_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +118,7 @@ def risk_history(
             first_pr.c.number,
             pr.c.base_ref,
             tests.c.failed,
+            r.c.provider_id,
         )
         .join(t.repositories, t.repositories.c.id == r.c.repo_id)
         .outerjoin(first_pr, first_pr.c.run_id == r.c.id)
@@ -159,6 +161,7 @@ def risk_history(
                     duration=float(row[10]) if row[10] is not None else None,
                     failed_tests=int(row[13]) if row[13] is not None else None,
                 ),
+                provider_id=str(row[14]) if row[14] is not None else None,
             )
         )
     return out
@@ -281,6 +284,7 @@ def _score_query() -> Any:
             s.c.top_features,
             s.c.model_version,
             s.c.scored_at,
+            r.c.provider_id,
         )
         .join(r, r.c.id == s.c.run_id)
         .join(t.repositories, t.repositories.c.id == r.c.repo_id)
@@ -293,6 +297,7 @@ def _score(row: Any) -> RiskScore:
     return RiskScore(
         run_id=int(row[0]),
         key=str(row[0]),
+        run_provider_id=str(row[12]) if row[12] is not None else None,
         repository=row[1],
         workflow=row[2],
         branch=row[3],

@@ -282,4 +282,5 @@ from cimedic.store import (  # noqa: E402, F401
     schema_llm,
     schema_notify,
     schema_risk,
+    schema_routines,
 )

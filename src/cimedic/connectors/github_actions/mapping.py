@@ -25,7 +25,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from cimedic.connectors.github_actions._json import (
-    ArtifactRef,
     InstallationToken,
     MappingError,
     _items,
@@ -37,7 +36,6 @@ from cimedic.connectors.github_actions._json import (
 from cimedic.model.ci import (
     CommitRef,
     Job,
-    Provider,
     PullRequestRef,
     Repository,
     Step,
@@ -45,6 +43,7 @@ from cimedic.model.ci import (
     WorkflowRun,
 )
 from cimedic.model.events import WebhookEvent
+from cimedic.model.providers import ArtifactRef
 
 GITHUB_ACTIONS_APP = "github-actions"
 """``app.slug`` of the check runs GitHub Actions creates (one per job, same id as the job)."""
@@ -71,7 +70,7 @@ def map_repository(obj: object) -> Repository:
             raise r.fail("full_name", f"need 'owner/name' or owner.login, got {_show(full_name)}")
         owner, name = login, r.str_("name")
     return Repository(
-        provider=Provider.GITHUB,
+        provider="github",
         provider_id=r.opt_id("id"),
         owner=owner,
         name=name,

@@ -1,6 +1,6 @@
 """``GET /api/v1/actions``: the audit of self-healing decisions (see ``docs/remediation.md``).
 
-The router reads ``app.state.store``.
+Reads the context's store.
 """
 
 from __future__ import annotations
@@ -33,4 +33,11 @@ def actions(
         except ValueError as exc:
             raise HTTPException(422, f"since: {exc}") from exc
         start = datetime.now(UTC) - window if isinstance(window, timedelta) else window
-    return list_actions(request.app.state.store, since=start, repository=repo)[:limit]
+    from cimedic.interfaces.api.app import context_of
+
+    ctx = context_of(request)
+    try:
+        repository = ctx.repo_ref(repo).full_name if repo else None
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    return list_actions(ctx.store, since=start, repository=repository)[:limit]

@@ -1,11 +1,5 @@
-"""``POST /api/v1/chat``: one chat turn over HTTP (see ``docs/agent.md``).
-
-The router reads ``app.state.store`` (set by ``create_app``), ``app.state.llm`` (an
-``LLMClient``; missing or None → 503) and ``app.state.agent_budgets`` (a
-:class:`~cimedic.agent.loop.Budgets`, which also carries the model's ``context_tokens`` and the
-``tool_protocol``; ``cimedic serve`` builds it from the settings with
-:func:`cimedic.interfaces.cli.chat.budgets_from`; default when missing).
-"""
+"""``POST /api/v1/chat``: one chat turn over HTTP (see ``docs/agent.md``), with the same tools,
+approval gate and budgets as ``cimedic chat`` (all from the application context)."""
 
 from __future__ import annotations
 
@@ -31,19 +25,26 @@ async def chat(body: ChatRequest, request: Request) -> dict[str, Any]:
     404 for an unknown conversation, 503 when no LLM is configured or reachable."""
     from cimedic.agent.chat import chat_turn
     from cimedic.agent.llm.base import LLMUnavailable
-    from cimedic.agent.loop import Budgets
-    from cimedic.store import chat as chat_store
+    from cimedic.interfaces.api.app import context_of
+    from cimedic.services.conversations import get_conversation
 
-    state = request.app.state
-    llm = getattr(state, "llm", None)
+    ctx = context_of(request)
+    llm = ctx.llm
     if llm is None:
         raise HTTPException(503, "chat needs an LLM: set llm_base_url")
-    store = state.store
-    budgets = getattr(state, "agent_budgets", None) or Budgets()
-    if body.conversation_id and chat_store.get_conversation(store, body.conversation_id) is None:
+    if body.conversation_id and get_conversation(ctx.store, body.conversation_id) is None:
         raise HTTPException(404, f"no conversation {body.conversation_id!r}")
     try:
-        answer = await run_in_threadpool(chat_turn, store, llm, body.conversation_id, body.message, budgets)
+        answer = await run_in_threadpool(
+            chat_turn,
+            ctx.store,
+            llm,
+            body.conversation_id,
+            body.message,
+            ctx.budgets,
+            ctx.tools,
+            approve=ctx.approve_tool,
+        )
     except LLMUnavailable as exc:
         raise HTTPException(503, str(exc)) from exc
     return answer.to_json()

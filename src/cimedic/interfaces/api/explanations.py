@@ -1,9 +1,9 @@
 """``GET /api/v1/jobs/{job_id}/explanation``: the explanation of a diagnosed failed job, as
 ``cimedic explain <job id>`` gives it (see ``docs/llm.md``).
 
-The router reads ``app.state.store``, ``app.state.llm`` (an ``LLMClient``, or None: the
-deterministic explanation built from the diagnosis is served, flagged ``deterministic``) and
-``app.state.llm_model`` (the model name of the explanation cache).
+Uses the context's store, LLM client (None: the deterministic explanation built from the
+diagnosis is served, flagged ``deterministic``) and model name (the key of the explanation
+cache).
 """
 
 from __future__ import annotations
@@ -34,16 +34,14 @@ def job_explanation(
     and model, and served from the cache next time (``source`` ``cache``). 404 when the job is
     unknown or has no diagnosis (only failed jobs are diagnosed)."""
     from cimedic.agent.explain import ExplainError, explain_job
-    from cimedic.store.llm import job_repository
+    from cimedic.interfaces.api.app import context_of
+    from cimedic.services.explanations import job_repository
 
-    state = request.app.state
-    store = state.store
-    if job_repository(store, job_id) is None:
+    ctx = context_of(request)
+    if job_repository(ctx.store, job_id) is None:
         raise HTTPException(404, f"no stored job with id {job_id}")
-    llm = getattr(state, "llm", None)
-    model = getattr(state, "llm_model", None) or getattr(llm, "model", "") or ""
     try:
-        result = explain_job(store, job_id, llm, model=model, use_cache=cache)
+        result = explain_job(ctx.store, job_id, ctx.llm, model=ctx.llm_model, use_cache=cache)
     except ExplainError as exc:
         raise HTTPException(404, f"{exc}: only diagnosed failed jobs can be explained") from exc
     return ExplanationOut(**result.model_dump(), deterministic=result.source == "deterministic")

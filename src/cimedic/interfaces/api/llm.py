@@ -1,6 +1,6 @@
 """``GET /api/v1/llm``: the LLM server's status, as ``cimedic llm check --format json``.
 
-Reads ``app.state.llm`` (an LLM client or None) and ``app.state.llm_model``. ``probe=true`` makes
+Uses the context's LLM client (or None) and model name. ``probe=true`` makes
 two tiny model calls (see :mod:`cimedic.agent.llm.check`), so keep it out of liveness probes.
 """
 
@@ -26,9 +26,8 @@ async def llm_status(
     "protocol", "native_tools", "seconds", "tokens", "message", "problems"}``; always 200 (the
     LLM is optional: ``ok`` says whether it is usable)."""
     from cimedic.agent.llm.check import check_llm
+    from cimedic.interfaces.api.app import context_of
 
-    state = request.app.state
-    result = await run_in_threadpool(
-        check_llm, getattr(state, "llm", None), model=getattr(state, "llm_model", None), probe=probe
-    )
+    ctx = context_of(request)
+    result = await run_in_threadpool(check_llm, ctx.llm, model=ctx.llm_model, probe=probe)
     return {"ok": result.ok, **asdict(result)}

@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from cimedic.interfaces.cli.common import DB_HELP, ListFormat, fail, settings, since_option, store
+from cimedic.interfaces.cli.common import (
+    CREATE_HELP,
+    DB_HELP,
+    REPO_HELP,
+    ListFormat,
+    context,
+    repo_filter,
+    since_option,
+)
 
 if TYPE_CHECKING:
     from cimedic.model.remediation import Decision
@@ -38,32 +46,28 @@ def actions(
     since: str = typer.Option(
         "7d", "--since", help="Window start: 12h, 7d, 2w back from now, or an ISO date (UTC)."
     ),
-    repo: str | None = typer.Option(None, "--repo", help="Only this repository (owner/name)."),
+    repo: str | None = typer.Option(None, "--repo", help="Only this repository. " + REPO_HELP),
     output: ListFormat = typer.Option(ListFormat.text, "--format", "-f", help="Output format."),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    create: bool = typer.Option(False, "--create", help=CREATE_HELP),
 ) -> None:
     """The audit of self-healing decisions (taken or not, and why), newest first.
 
     Exit status 0; 2 when the options, the settings or the store are unusable.
     """
-    from sqlalchemy.exc import SQLAlchemyError
-
     from cimedic.services.remediate import list_actions
 
     window = since_option(since)
-    cfg = settings()
-    st = store(cfg, db)
+    ctx = context(db, create=create)
     try:
-        decisions = list_actions(st, since=window, repository=repo)
-    except SQLAlchemyError as exc:
-        fail(f"cannot read store {st.location}: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+        decisions = list_actions(ctx.store, since=window, repository=repo_filter(ctx, repo))
     finally:
-        st.close()
+        ctx.close()
     _print(decisions, output, "no decisions recorded in this window")
 
 
 def heal(
-    repo: str | None = typer.Option(None, "--repo", help="Only this repository (owner/name)."),
+    repo: str | None = typer.Option(None, "--repo", help="Only this repository. " + REPO_HELP),
     apply: bool = typer.Option(
         False, "--apply", help="Really re-run (only when the policy also says dry_run: false)."
     ),
@@ -74,6 +78,7 @@ def heal(
     ),
     output: ListFormat = typer.Option(ListFormat.text, "--format", "-f", help="Output format."),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    create: bool = typer.Option(False, "--create", help=CREATE_HELP),
 ) -> None:
     """One self-healing pass: decide, for each run whose latest attempt failed, whether to
     re-run its failed jobs; record every decision; re-run only with --apply AND a policy
@@ -83,28 +88,18 @@ def heal(
     """
     from datetime import UTC, datetime
 
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from cimedic.inputs.policy import PolicyError, load_policy
+    from cimedic.bootstrap.wiring import policy_from
     from cimedic.services.remediate import heal as heal_pass
 
-    cfg = settings()
+    ctx = context(db, create=create)
+    policy = policy_from(policy_file) if policy_file is not None else ctx.rerun_policy
     try:
-        policy = load_policy(policy_file or cfg.remediation_policy)
-    except PolicyError as exc:
-        fail(str(exc))
-    st = store(cfg, db)
-    try:
-        action = None
-        if apply and not policy.dry_run:
-            from cimedic.bootstrap import github_client
-
-            action = github_client(cfg, st)
-        decisions = heal_pass(st, policy, action, now=datetime.now(UTC), apply=apply, repository=repo)
-    except SQLAlchemyError as exc:
-        fail(f"cannot use store {st.location}: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+        action = ctx.provider("github") if apply and not policy.dry_run else None
+        decisions = heal_pass(
+            ctx.store, policy, action, now=datetime.now(UTC), apply=apply, repository=repo_filter(ctx, repo)
+        )
     finally:
-        st.close()
+        ctx.close()
     if not apply or policy.dry_run:
         typer.echo("cimedic: dry run (re-runs need --apply and dry_run: false in the policy)", err=True)
     _print(decisions, output, "nothing new to decide")

@@ -136,10 +136,14 @@ def _print_explained(diagnosis: Diagnosis, output: OutputFormat) -> None:
     """The diagnosis followed by its explanation (``--explain``); one JSON object for json."""
     import json
 
+    from cimedic.agent.explain import ExplainContext, explain_diagnosis
     from cimedic.interfaces.cli import render
-    from cimedic.interfaces.cli.explain import analyze_explanation, print_explanation
+    from cimedic.interfaces.cli.common import context
 
-    explanation = analyze_explanation(diagnosis)
+    ctx = context()
+    explanation = explain_diagnosis(diagnosis, None, ExplainContext(), ctx.llm, model=ctx.llm_model)
+    if explanation.source == "deterministic":
+        sys.stderr.write(f"cimedic: note: deterministic explanation ({explanation.fallback_reason})\n")
     if output is OutputFormat.json:
         payload = {
             "diagnosis": render.contract(diagnosis),
@@ -152,4 +156,4 @@ def _print_explained(diagnosis: Diagnosis, output: OutputFormat) -> None:
     else:
         render.print_text(diagnosis)
     sys.stdout.flush()
-    print_explanation(explanation, output.value)
+    render.print_explanations([explanation], output.value)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from cimedic.interfaces.cli.common import DB_HELP, ListFormat, fail
+from cimedic.model.wording import plural
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -34,11 +35,6 @@ def _window(text: str):  # type: ignore[no-untyped-def]
         fail(str(exc))
 
 
-def _one_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return " ".join(line for line in lines if not line.startswith("(Background on this error"))
-
-
 def anomalies(
     repo: str | None = typer.Option(None, "--repo", help="Only this repository (owner/name)."),
     since: str = typer.Option("30d", "--since", help=SINCE_HELP + " Anomalies whose onset is in the window."),
@@ -55,19 +51,15 @@ def anomalies(
     Exit status 0 (also when nothing is found); 2 when the options, the settings or the store
     are unusable.
     """
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from cimedic.interfaces.cli.common import settings, store
+    from cimedic.interfaces.cli.common import context
     from cimedic.services.anomalies import detect_anomalies
 
     window = _window(since)
-    st = store(settings(), db)
+    ctx = context(db)
     try:
-        scan = detect_anomalies(st, repository=repo, since=window, kinds=[k.value for k in kind or []])
-    except SQLAlchemyError as exc:
-        fail(f"cannot read store {st.location}: {type(exc).__name__}: {_one_line(exc)}")
+        scan = detect_anomalies(ctx.store, repository=repo, since=window, kinds=[k.value for k in kind or []])
     finally:
-        st.close()
+        ctx.close()
     if output is ListFormat.json:
         sys.stdout.write(scan.model_dump_json() + "\n")
         return
@@ -102,34 +94,29 @@ def culprits(
     Exit status 0 (also when nothing is found); 2 when the options, the settings or the store
     are unusable.
     """
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from cimedic.interfaces.cli.common import settings, store
+    from cimedic.interfaces.cli.common import context
     from cimedic.services.culprits import detect_culprits
+    from cimedic.settings import ConfigError
 
     window = _window(since)
-    cfg = settings()
-    use_compare = compare if compare is not None else bool(cfg.github_token or cfg.github_app_id)
-    st = store(cfg, db)
+    ctx = context(db)
+    st = ctx.store
     compare_fn = None
-    if use_compare:
-        from cimedic.bootstrap import github_client
-
-        try:
-            compare_fn = github_client(cfg, st).compare_commits
-        except (ValueError, OSError) as exc:
-            st.close()
-            fail(f"cannot set up the GitHub client: {exc}")
+    try:
+        use_compare = compare if compare is not None else ctx.provider_configured("github")
+        if use_compare:
+            compare_fn = ctx.provider("github").compare_commits
+    except (ConfigError, ValueError, OSError) as exc:
+        ctx.close()
+        fail(f"cannot set up the GitHub client: {exc}")
     from cimedic.services.failures import ClusterNotFound, resolve_cluster_id
     from cimedic.services.findings import cluster_map
 
-    cluster_id = None
-    if cluster is not None:
-        try:
-            cluster_id = resolve_cluster_id(st, cluster)
-        except ClusterNotFound as exc:
-            st.close()
-            fail(str(exc))
+    try:
+        cluster_id = resolve_cluster_id(st, cluster) if cluster is not None else None
+    except ClusterNotFound as exc:
+        ctx.close()
+        fail(str(exc))
     try:
         scan = detect_culprits(
             st,
@@ -141,10 +128,8 @@ def culprits(
             cluster_id=cluster_id,
             compare=compare_fn,
         )
-    except SQLAlchemyError as exc:
-        fail(f"cannot read store {st.location}: {type(exc).__name__}: {_one_line(exc)}")
     finally:
-        st.close()
+        ctx.close()
     if output is ListFormat.json:
         sys.stdout.write(scan.model_dump_json() + "\n")
         return
@@ -203,7 +188,9 @@ def _print_anomaly(console: Console, a: Anomaly) -> None:
     run = a.onset_run_provider_id or str(a.onset_run_id)
     sha = f" ({a.onset_head_sha[:7]})" if a.onset_head_sha else ""
     p = f"; p={a.p_value:.2g}" if a.p_value is not None else ""
-    console.print(f"  first anomalous run {run}{sha}; {a.before.count} runs before, {a.after.count} after{p}")
+    console.print(
+        f"  first anomalous run {run}{sha}; {plural(a.before.count, 'run')} before, {a.after.count} after{p}"
+    )
     if a.commits:
         console.print("  commits since the last normal run:")
         for c in a.commits[-5:]:
@@ -239,10 +226,12 @@ def _print_report(console: Console, r: CulpritReport) -> None:
         + escape(f"{k.workflow or '(no workflow)'} / {k.job}  [{r.category or '-'}] {what}")
     )
     if r.summary:
-        console.print(f"  {escape(r.summary[:160])}")
+        from cimedic.analysis.cluster_text import readable_line
+
+        console.print(f"  {escape(readable_line(r.summary, 160))}")
     green = _run(r.last_green) if r.last_green else "none in the history read"
     console.print(f"  last green: {escape(green)}")
-    console.print(f"  first red:  {escape(_run(r.first_red))}; {r.red_runs} red run(s)")
+    console.print(f"  first red:  {escape(_run(r.first_red))}; {plural(r.red_runs, 'red run')}")
     state = f"fixed by {_run(r.fixed_by)}" if r.fixed_by else "still failing"
     flags = [f for f, on in (("intermittent", r.intermittent), ("transient", r.transient)) if on]
     console.print("  " + escape(state + (f"  [{', '.join(flags)}]" if flags else "")))
@@ -256,10 +245,18 @@ def _print_report(console: Console, r: CulpritReport) -> None:
             console.print(f"  {pr}: not failing on {escape(r.base_branch or 'the base branch')}")
     if r.compare_error:
         console.print(f"  compare API: {escape(r.compare_error)}")
+    if r.transient:
+        between = (
+            f" ({plural(len(r.commits), 'commit')} between last green and first red)" if r.commits else ""
+        )
+        console.print(
+            f"  transient failure{between}: a re-run of the same commit passes, so no commit is blamed"
+        )
+        return
     if not r.suspects:
         console.print("  no commit between last green and first red")
         return
-    console.print(f"  suspects ({len(r.commits)} commit(s) between):")
+    console.print(f"  suspects ({plural(len(r.commits), 'commit')} between):")
     for s in r.suspects[:5]:
         pr = f" #{s.pr_number}" if s.pr_number else ""
         who = f" ({s.author})" if s.author else ""

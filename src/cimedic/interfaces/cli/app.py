@@ -22,14 +22,16 @@ from cimedic.interfaces.cli import report as _report
 from cimedic.interfaces.cli import risk as _risk
 from cimedic.interfaces.cli import serve as _serve
 from cimedic.interfaces.cli import stats as _stats
+from cimedic.interfaces.cli.common import RootGroup
 
 app = typer.Typer(
+    cls=RootGroup,
     name="cimedic",
     help="cimedic: collects CI/CD pipeline history and diagnoses failures (where, what kind, re-runnable or not).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode="markdown",
+    rich_markup_mode=None,
 )
 app.command("analyze")(_analyze.analyze)
 app.add_typer(_causes.app, name="causes")

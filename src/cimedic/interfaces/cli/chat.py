@@ -9,45 +9,16 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from cimedic.interfaces.cli.common import DB_HELP, ListFormat, fail
+from cimedic.interfaces.cli.common import CREATE_HELP, DB_HELP, ListFormat, context, fail
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from cimedic.agent.chat import ChatAnswer
-    from cimedic.agent.llm.base import LLMClient
-    from cimedic.agent.loop import Budgets
-    from cimedic.agent.tools import ToolRegistry
-    from cimedic.settings import Settings
-    from cimedic.store.repository import Store
 
 NO_LLM = (
     "chat needs an LLM: set llm_base_url (CIMEDIC_LLM_BASE_URL, e.g. http://127.0.0.1:11434/v1 "
     "for Ollama) and llm_model"
 )
 EXIT_WORDS = {"/exit", "/quit", "exit", "quit"}
-
-
-def make_llm(cfg: Settings) -> LLMClient | None:
-    """The configured LLM client (:func:`cimedic.bootstrap.llm_client`); None without ``llm_base_url``. Tests replace this."""
-    from cimedic.bootstrap import llm_client
-
-    return llm_client(cfg)  # type: ignore[no-any-return]
-
-
-def budgets_from(cfg: Settings) -> Budgets:
-    """Turn budgets from the ``agent_max_steps``/``agent_max_tokens``/``agent_max_seconds``
-    settings, the model's window from ``llm_context_tokens`` and the tool-call protocol from
-    ``llm_tool_calls`` (``cimedic chat``, ``cimedic serve``'s ``POST /api/v1/chat``)."""
-    from cimedic.agent.loop import Budgets
-
-    return Budgets(
-        max_steps=cfg.agent_max_steps,
-        max_tokens=cfg.agent_max_tokens,
-        max_seconds=cfg.agent_max_seconds,
-        context_tokens=cfg.llm_context_tokens,
-        tool_protocol=cfg.llm_tool_calls,
-    )
 
 
 def _render(answer: ChatAnswer, output: ListFormat, show_steps: bool) -> None:
@@ -85,6 +56,7 @@ def chat(
         ListFormat.text, "--format", "-f", help="Output format (text or json)."
     ),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    create: bool = typer.Option(False, "--create", help=CREATE_HELP),
 ) -> None:
     """Chat with cimedic about the CI history: it answers from tools over the store (runs,
     failures, diagnoses, flaky tests, stats, culprits, quarantine) and cites runs.
@@ -95,30 +67,26 @@ def chat(
     """
     from cimedic.agent.chat import chat_turn
     from cimedic.agent.llm.base import LLMUnavailable
-    from cimedic.interfaces.cli.common import settings, store
-    from cimedic.store import chat as chat_store
+    from cimedic.services.conversations import get_conversation, latest_conversation_id
 
     if new and conversation:
         fail("--new and --conversation exclude each other")
-    cfg = settings()
-    llm = make_llm(cfg)
+    ctx = context(db, create=create)
+    llm = ctx.llm
     if llm is None:
         fail(NO_LLM)
-    st = store(cfg, db)
-    budgets = budgets_from(cfg)
+    st = ctx.store
     conv_id: str | None = conversation
-    if conversation is not None and chat_store.get_conversation(st, conversation) is None:
+    if conversation is not None and get_conversation(st, conversation) is None:
         fail(f"no conversation {conversation!r}")
     if conv_id is None and not new:
-        latest = chat_store.list_conversations(st, limit=1)
-        conv_id = latest[0].id if latest else None
-
-    tools, approve = _policy_gated_tools(cfg, st)
+        conv_id = latest_conversation_id(st)
+    tools = ctx.tools
 
     def ask(text: str) -> None:
         nonlocal conv_id
         try:
-            answer = chat_turn(st, llm, conv_id, text, budgets, tools, approve=approve)
+            answer = chat_turn(st, llm, conv_id, text, ctx.budgets, tools, approve=ctx.approve_tool)
         except LLMUnavailable as exc:
             fail(str(exc))
         conv_id = answer.conversation_id
@@ -150,35 +118,3 @@ def chat(
             conv_id = None
             continue
         ask(text)
-
-
-def _policy_gated_tools(
-    cfg: Settings, st: Store
-) -> tuple[ToolRegistry, Callable[[str, dict[str, object]], bool]]:
-    """The chat tools with ``rerun`` wired to the re-run policy: the model may *ask* for a
-    re-run; :func:`cimedic.services.remediate.request_rerun` decides by policy (dry-run unless
-    the policy says otherwise and a GitHub token is configured) and audits the decision. Text
-    from a log can at most make the model ask; it never bypasses the policy."""
-    from datetime import UTC, datetime
-
-    from cimedic.agent.tools import default_registry
-    from cimedic.inputs.policy import PolicyError, load_policy
-    from cimedic.services.remediate import request_rerun
-
-    try:
-        policy = load_policy(cfg.remediation_policy)
-    except PolicyError as exc:
-        fail(str(exc))
-    action = None
-    if cfg.github_token or cfg.github_app_id:
-        from cimedic.bootstrap import github_client
-
-        action = github_client(cfg, st)
-
-    def executor(run_id: str) -> str:
-        return request_rerun(st, policy, action, run_id, now=datetime.now(UTC), apply=action is not None)
-
-    registry = default_registry(
-        rerun_executor=executor, repositories=[r.full_name for r in st.repositories()]
-    )
-    return registry, lambda tool, _args: tool == "rerun"

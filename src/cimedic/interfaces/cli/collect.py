@@ -1,24 +1,39 @@
-"""``cimedic sync`` (backfill) and ``cimedic watch`` (incremental polling) for GitHub Actions."""
+"""``cimedic sync`` (backfill) and ``cimedic watch`` (incremental polling) of a CI provider's
+history (GitHub Actions today).
+
+Exit status: 0; 1 when the provider could not be read (one line naming the repository and what
+to do: token, URL); 2 for usage, settings and store errors."""
 
 from __future__ import annotations
 
 import json
-import time
+from typing import TYPE_CHECKING
 
 import typer
 
 from cimedic.interfaces.cli.common import (
+    CREATE_HELP,
     DB_HELP,
+    REPO_HELP,
     ListFormat,
+    context,
     fail,
+    print_outcome,
     progress_bar,
-    settings,
+    provider_failure,
+    repo_ref,
+    run_until_stopped,
     since_option,
-    store,
+    stop_on_signals,
 )
 
+if TYPE_CHECKING:
+    from cimedic.bootstrap import AppContext
+    from cimedic.services.collect import CollectReport
 
-def _print_report(report, fmt: ListFormat) -> None:  # type: ignore[no-untyped-def]
+
+def print_collect_report(report: CollectReport, fmt: ListFormat) -> None:
+    """One line per collect report (or its JSON), problems on stderr."""
     from dataclasses import asdict
 
     if fmt is ListFormat.json:
@@ -28,53 +43,31 @@ def _print_report(report, fmt: ListFormat) -> None:  # type: ignore[no-untyped-d
     typer.echo(
         f"{report.repository}: {state}, {report.runs_ingested} ingested, {report.runs_unchanged} unchanged, "
         f"{report.jobs} jobs, {report.logs_fetched} logs fetched ({report.logs_failed} failed), "
-        f"{report.diagnosed} diagnosed, {report.test_reports} test reports; {report.requests} GitHub requests"
+        f"{report.diagnosed} diagnosed, {report.test_reports} test reports; {report.requests} API requests"
     )
     for problem in report.problems[:20]:
         typer.echo(f"  problem: {problem}", err=True)
 
 
-def _collector(cfg, st, *, progress, fetch_logs: bool = True):  # type: ignore[no-untyped-def]
-    from cimedic import bootstrap
-    from cimedic.services.collect import CollectOptions, Collector
-
-    client = bootstrap.github_client(cfg, st)
-    diagnoser, problems = bootstrap.diagnoser(cfg)
-    for p in problems:
+def warn_kb(ctx: AppContext) -> None:
+    """One warning line per knowledge-base entry that could not be loaded."""
+    for p in ctx.kb_problems:
         typer.echo(f"cimedic: warning: knowledge base: {p}", err=True)
-    options = CollectOptions(
-        log_max_bytes=cfg.log_max_bytes,
-        max_workers=cfg.github_max_concurrency,
-        fetch_logs=fetch_logs,
-        test_artifact_patterns=tuple(cfg.test_artifact_patterns),
-        fetch_test_reports=bool(cfg.test_artifact_patterns),
-    )
-    return Collector(st, client, diagnoser, options, progress)
 
 
-def _refresh(st, repo: str, collector, fmt: ListFormat) -> None:  # type: ignore[no-untyped-def]
-    """Update the analyzers' findings (flaky, anomalies, culprits, risk) after new history."""
+def refresh(ctx: AppContext, fmt: ListFormat, repository: str | None = None) -> None:
+    """Update the analyzers' findings after new history; problems as warnings."""
     from cimedic.services.findings import refresh_findings
 
-    report = refresh_findings(st, repository=repo, compare=collector.client.compare_commits)
+    report = refresh_findings(ctx.store, repository=repository, compare=ctx.compare())
     for problem in report.problems:
         typer.echo(f"cimedic: warning: {problem}", err=True)
     if fmt is ListFormat.text:
-        typer.echo(
-            f"findings: {report.flaky} flaky, {report.broken} broken, {report.anomalies} anomalies, "
-            f"{report.culprits} culprit reports; failure risk: {report.risk or 'no model'}"
-        )
-
-
-def _check_repo(repo: str) -> str:
-    owner, _, name = repo.partition("/")
-    if not owner or not name or "/" in name:
-        fail(f"repository must be OWNER/REPO, got {repo!r}")
-    return repo
+        typer.echo(report.text())
 
 
 def sync(
-    repo: str = typer.Argument(..., help="Repository OWNER/REPO."),
+    repo: str = typer.Argument(..., help=REPO_HELP),
     since: str = typer.Option(
         "30d", "--since", help="Backfill runs created since: 30d, 12h, 2w or an ISO date (UTC)."
     ),
@@ -83,66 +76,68 @@ def sync(
     ),
     no_logs: bool = typer.Option(False, "--no-logs", help="Do not download failed-job logs."),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
-    fmt: ListFormat = typer.Option(ListFormat.text, "--format", help="Output format."),
+    create: bool = typer.Option(False, "--create", help=CREATE_HELP),
+    fmt: ListFormat = typer.Option(ListFormat.text, "--format", "-f", help="Output format."),
 ) -> None:
-    """Backfill a repository's GitHub Actions history: runs, attempts, jobs, steps, failed-job
-    logs (diagnosed) and test reports."""
-    from cimedic.connectors.github_actions.client import GitHubError
+    """Backfill a repository's CI history: workflow runs, attempts, jobs, steps, failed-job
+    logs (diagnosed) and test reports. Exit 1 when the provider cannot be read."""
+    from cimedic.model.providers import ProviderError
+    from cimedic.services.collect import Collector
 
-    repo = _check_repo(repo)
-    cfg = settings()
+    ctx = context(db, create=create)
+    ref = repo_ref(ctx, repo)
     start = since_option(since)
-    st = store(cfg, db)
     with progress_bar(fmt is ListFormat.text) as progress:
-        collector = _collector(cfg, st, progress=progress, fetch_logs=not no_logs)
+        collector = Collector(
+            ctx.store, ctx.provider(ref.provider), ctx.diagnoser, ctx.collect_options(fetch_logs=not no_logs), progress
+        )
+        warn_kb(ctx)
         try:
-            report = collector.sync(repo, since=start, workflow=workflow)
-        except GitHubError as exc:
-            fail(f"GitHub: {exc}")
-    _print_report(report, fmt)
-    _refresh(st, repo, collector, fmt)
+            report = collector.sync(ref.full_name, since=start, workflow=workflow)
+        except (ProviderError, ValueError) as exc:
+            fail(provider_failure(ctx, ref.display, exc, ref.provider), code=1)
+    print_collect_report(report, fmt)
+    refresh(ctx, fmt, ref.full_name)
 
 
 def watch(
     repos: list[str] = typer.Argument(
-        None, help="Repositories OWNER/REPO (default: the watch_repos setting)."
+        None, help="Repositories OWNER/NAME or PROVIDER:FULL_NAME (default: the watch_repos setting)."
     ),
     interval: float | None = typer.Option(
         None, "--interval", help="Seconds between polls (default watch_interval, 60)."
     ),
-    once: bool = typer.Option(False, "--once", help="Poll every repository once and exit."),
+    once: bool = typer.Option(False, "--once", help="Poll every repository once and exit (1 when a poll failed)."),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
-    fmt: ListFormat = typer.Option(ListFormat.text, "--format", help="Output format (one report per poll)."),
+    create: bool = typer.Option(False, "--create", help=CREATE_HELP),
+    fmt: ListFormat = typer.Option(ListFormat.text, "--format", "-f", help="Output format of --once."),
 ) -> None:
     """Poll repositories for new and changed runs with conditional requests (an unchanged
-    repository costs no rate limit), fetch and diagnose failed-job logs."""
-    from cimedic.connectors.github_actions.client import GitHubError
+    repository costs no rate limit), fetch and diagnose failed-job logs, refresh the findings
+    when the history grew, apply retention hourly. A failed poll is one `cimedic: error:` line
+    naming the repository and what to do; watching goes on (with --once: exit 1)."""
+    from cimedic.bootstrap.routines import watch_routines
+    from cimedic.services.routines import RoutineRunner
 
-    cfg = settings()
-    targets = [_check_repo(r) for r in (repos or cfg.watch_repos)]
+    stop = None if once else stop_on_signals()
+    ctx = context(db, create=create)
+    targets = [repo_ref(ctx, r) for r in (repos or ctx.settings.watch_repos)]
     if not targets:
-        fail("no repository to watch: give OWNER/REPO arguments or set watch_repos")
-    every = interval if interval is not None else cfg.watch_interval
-    st = store(cfg, db)
-    collector = _collector(cfg, st, progress=None)
-    last_retention = 0.0
-    while True:
-        started = time.monotonic()
-        for repo in targets:
-            try:
-                report = collector.poll(repo)
-            except GitHubError as exc:
-                typer.echo(f"cimedic: warning: {repo}: GitHub: {exc}", err=True)
-                continue
-            _print_report(report, fmt)
-            if report.runs_ingested:
-                _refresh(st, repo, collector, fmt)
-        if time.monotonic() - last_retention > 3600:
-            from cimedic.services.risk import retrain_if_due
-
-            st.apply_retention(log_days=cfg.log_retention_days, raw_days=cfg.raw_retention_days)
-            retrain_if_due(st)
-            last_retention = time.monotonic()
-        if once:
-            return
-        time.sleep(max(0.0, every - (time.monotonic() - started)))
+        fail("no repository to watch: give OWNER/NAME arguments or set watch_repos")
+    every = interval if interval is not None else ctx.settings.watch_interval
+    warn_kb(ctx)
+    runner = RoutineRunner(ctx.store, watch_routines(ctx, targets, every))
+    if once:
+        outcomes = runner.run_all_once()
+        if fmt is ListFormat.json:
+            typer.echo(json.dumps([o.model_dump(mode="json") for o in outcomes], indent=2))
+        else:
+            for o in outcomes:
+                print_outcome(o)
+        if not all(o.ok for o in outcomes):
+            raise typer.Exit(1)
+        return
+    runner.report_outcome = print_outcome
+    assert stop is not None
+    banner = f"cimedic watch: {', '.join(t.display for t in targets)} every {every:g}s"
+    run_until_stopped(runner, banner, stop, first=("poll",))

@@ -7,27 +7,27 @@ from dataclasses import asdict
 
 import typer
 
-from cimedic.interfaces.cli.common import DB_HELP, ListFormat, progress_bar, settings, store
+from cimedic.interfaces.cli.common import CREATE_HELP, DB_HELP, ListFormat, context, progress_bar
 
 
 def demo(
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
-    fmt: ListFormat = typer.Option(ListFormat.text, "--format", help="Output format."),
+    create: bool = typer.Option(False, "--create", help=CREATE_HELP),
+    fmt: ListFormat = typer.Option(ListFormat.text, "--format", "-f", help="Output format."),
 ) -> None:
     """Rebuild the demo repositories in the store from the bundled GitHub replay (real
     GitHub response shapes and real job logs; no network), through the same code path as
-    `cimedic sync`; diagnose the failed jobs, print `cimedic stats`, and the store location."""
-    from cimedic import bootstrap
+    `cimedic sync`; diagnose the failed jobs, run every analyzer, print `cimedic stats`, and the
+    store location."""
     from cimedic.interfaces.cli.stats import print_stats
     from cimedic.services.demo import run_demo
     from cimedic.services.stats import pipeline_stats
 
-    cfg = settings()
-    st = store(cfg, db)
-    diagnoser, _problems = bootstrap.diagnoser(cfg)
+    ctx = context(db, create=create)
+    st = ctx.store
     with progress_bar(fmt is ListFormat.text) as progress:
-        report = run_demo(st, diagnoser, progress=progress)
-    patterns = cfg.deployment_workflows or ["Deploy", "deploy.yml"]
+        report = run_demo(st, ctx.diagnoser, progress=progress)
+    patterns = ctx.settings.deployment_workflows or ["Deploy", "deploy.yml"]
     stats = pipeline_stats(st, since=None, deployment_patterns=patterns)
     if fmt is ListFormat.json:
         typer.echo(

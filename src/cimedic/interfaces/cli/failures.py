@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from cimedic.interfaces.cli.common import DB_HELP, ListFormat, fail, settings, since_option, store
+from cimedic.interfaces.cli.common import DB_HELP, ListFormat, context, fail, since_option
+from cimedic.model.wording import plural
 
 if TYPE_CHECKING:
     from cimedic.model.clusters import ClusterDetail, ClusterList, ClusterOccurrence, FailureCluster
@@ -19,10 +20,6 @@ app = typer.Typer(
 )
 
 _FORMAT_HELP = "Output format."
-
-
-def _store_error(location: str, exc: Exception) -> None:
-    fail(f"cannot read store {location}: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
 
 
 def _echo_json(value: Any) -> None:
@@ -49,20 +46,15 @@ def failures(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from sqlalchemy.exc import SQLAlchemyError
-
     from cimedic.services.failures import list_clusters
 
     start = None if since.strip().lower() == "all" else since_option(since)
-    cfg = settings()
-    st = store(cfg, db)
+    app_ctx = context(db)
+    st = app_ctx.store
     try:
         result = list_clusters(st, since=start, repository=repo, top=limit)
-    except SQLAlchemyError as exc:
-        _store_error(st.location, exc)
-        return
     finally:
-        st.close()
+        app_ctx.close()
     if fmt is ListFormat.json:
         _echo_json(result)
         return
@@ -79,21 +71,15 @@ def show(
 ) -> None:
     """Show one failure cluster: its figures over the whole history, signature variants and
     occurrences (newest first). Exit status 2 when there is no such cluster."""
-    from sqlalchemy.exc import SQLAlchemyError
-
     from cimedic.services.failures import ClusterNotFound, cluster_detail
 
-    cfg = settings()
-    st = store(cfg, db)
+    app_ctx = context(db)
     try:
-        detail = cluster_detail(st, cluster_id)
+        detail = cluster_detail(app_ctx.store, cluster_id)
     except ClusterNotFound as exc:
         fail(str(exc))
-    except SQLAlchemyError as exc:
-        _store_error(st.location, exc)
-        return
     finally:
-        st.close()
+        app_ctx.close()
     if fmt is ListFormat.json:
         _echo_json(detail)
         return
@@ -114,27 +100,19 @@ def link(
     """Attach an issue URL and/or a note to a failure cluster (replacing the previous ones);
     ``--clear`` removes them. Exit status 2 when there is no such cluster or the URL is not an
     http(s) URL."""
-    from sqlalchemy.exc import SQLAlchemyError
-
     from cimedic.services.failures import ClusterNotFound, link_cluster
 
     if clear and (url or note):
         fail("--clear takes no URL or --note")
     if not clear and not url and not note:
         fail("give a URL, a --note, or --clear")
-    cfg = settings()
-    st = store(cfg, db)
+    app_ctx = context(db)
     try:
-        cluster = link_cluster(st, cluster_id, None if clear else url, None if clear else note)
-    except ClusterNotFound as exc:
+        cluster = link_cluster(app_ctx.store, cluster_id, None if clear else url, None if clear else note)
+    except (ClusterNotFound, ValueError) as exc:
         fail(str(exc))
-    except ValueError as exc:
-        fail(str(exc))
-    except SQLAlchemyError as exc:
-        _store_error(st.location, exc)
-        return
     finally:
-        st.close()
+        app_ctx.close()
     if fmt is ListFormat.json:
         _echo_json(cluster)
         return
@@ -153,7 +131,15 @@ def _when(value: object) -> str:
 
 
 def _status(c: FailureCluster) -> str:
-    return "recurring" if c.recurring else "new"
+    """``new`` (first seen inside the window) or ``recurring`` (seen before it): the JSON's
+    ``new`` / ``recurring``, one definition (:func:`cimedic.analysis.clustering.summarize_cluster`)."""
+    return "new" if c.new else "recurring"
+
+
+def _trend(c: FailureCluster) -> str:
+    """``steady (last 7d: 4, prior 7d: 0)``: the trend word with the counts it compares."""
+    days = f"{c.trend_window_days:g}d"
+    return f"{c.trend.value} (last {days}: {c.recent:,}, prior {days}: {c.previous:,})"
 
 
 def print_list(result: ClusterList, location: str) -> None:
@@ -184,14 +170,17 @@ def print_list(result: ClusterList, location: str) -> None:
             c.id,
             f"{c.occurrences:,}",
             f"{c.jobs:,}",
-            f"{c.trend.value} {c.recent}/{c.previous}",
+            _trend(c),
             _status(c),
             _when(c.last_seen)[5:10],
             text,
         )
     console.print(t)
+    days = f"{result.clusters[0].trend_window_days:g}"
     console.print(
-        "[dim]trend: occurrences in the last 7 days / the 7 days before. Details: cimedic failures show ID[/dim]"
+        f"[dim]status: new = first seen in this window, recurring = seen before it too. trend: occurrences in "
+        f"the last {days} days against the {days} days before (rising/fading only when the change is "
+        f"significant). Details: cimedic failures show ID[/dim]"
     )
 
 
@@ -225,11 +214,17 @@ def print_detail(d: ClusterDetail) -> None:
     t.add_column(style="dim", no_wrap=True)
     t.add_column()
     t.add_row("category", c.category)
-    t.add_row("status", _status(c))
     t.add_row("first seen", f"{_when(c.first_seen)} UTC")
     t.add_row("last seen", f"{_when(c.last_seen)} UTC")
-    t.add_row("occurrences", f"{c.occurrences:,} in {c.runs:,} run(s) of {c.jobs:,} distinct job(s)")
-    t.add_row("trend", f"{c.trend.value}: {c.recent} in the last 7 days, {c.previous} in the 7 days before")
+    t.add_row(
+        "occurrences",
+        f"{plural(c.occurrences, 'occurrence')} in {plural(c.runs, 'run')} of {plural(c.jobs, 'distinct job')}",
+    )
+    days = f"{c.trend_window_days:g}"
+    t.add_row(
+        "trend",
+        f"{c.trend.value}: {c.recent:,} in the last {days} days, {c.previous:,} in the {days} days before",
+    )
     t.add_row("transient", f"{c.transient_share * 100:.0f}% of occurrences")
     t.add_row("repositories", escape(", ".join(c.repositories)))
     t.add_row("workflows", escape(", ".join(c.workflows)))
@@ -262,5 +257,6 @@ def print_detail(d: ClusterDetail) -> None:
     console.print(o)
     if d.shown < c.total_occurrences:
         console.print(
-            f"[dim]{d.shown} newest of {c.total_occurrences:,} occurrences shown (--format json has the same).[/dim]"
+            f"[dim]{d.shown} newest of {plural(c.total_occurrences, 'occurrence')} shown "
+            "(--format json has the same).[/dim]"
         )

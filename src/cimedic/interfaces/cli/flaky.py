@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, TypeVar
 
 import typer
 
-from cimedic.interfaces.cli.common import DB_HELP, ListFormat, fail, settings, since_option, store
+from cimedic.interfaces.cli.common import DB_HELP, ListFormat, context, fail, since_option
+from cimedic.model.wording import plural
 
 if TYPE_CHECKING:
     from cimedic.model.flaky import FlakyFinding, QuarantineEntry
@@ -27,6 +28,7 @@ quarantine_app = typer.Typer(
 )
 
 REPO_HELP = "Repository OWNER/NAME."
+REPO_DEFAULT_HELP = "Repository OWNER/NAME (default: the only repository of the store)."
 SINCE_HELP = "Window start: 30m, 12h, 7d, 2w back from now, or an ISO date/date-time (UTC)."
 
 
@@ -49,17 +51,13 @@ class ProposeFormat(StrEnum):
 
 @contextmanager
 def _opened(db: str | None) -> Iterator[Store]:
-    """The store, closed afterwards; store errors become ``cimedic: error: ...`` (exit 2)."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    st = store(settings(), db)
+    """The store of the context, closed afterwards (store errors end the command with one
+    ``cimedic: error:`` line and exit 2: :class:`~cimedic.interfaces.cli.common.RootGroup`)."""
+    ctx = context(db)
     try:
-        yield st
-    except SQLAlchemyError as exc:
-        text = " ".join(str(exc).split())[:500]
-        fail(f"cannot use store {st.location}: {type(exc).__name__}: {text}")
+        yield ctx.store
     finally:
-        st.close()
+        ctx.close()
 
 
 def _call(fn: Callable[[], T]) -> T:
@@ -67,6 +65,20 @@ def _call(fn: Callable[[], T]) -> T:
         return fn()
     except (ValueError, LookupError) as exc:
         fail(str(exc))
+
+
+def _only_repository(st: Store) -> str:
+    """The repository a command without ``--repo`` works on: the only one the store knows (its
+    collected repositories and those of quarantine entries); ``cimedic: error:`` listing the
+    choices (exit 2) when there are none or several."""
+    from cimedic.services.flaky import known_repositories
+
+    names = known_repositories(st)
+    if len(names) == 1:
+        return names[0]
+    if not names:
+        fail("the store holds no repository: give --repo OWNER/NAME")
+    fail(f"the store holds {len(names)} repositories, give one with --repo: {', '.join(names)}")
 
 
 def _write(text: str, output: Path | None) -> None:
@@ -92,20 +104,24 @@ def flaky(
         [], "--verdict", help="Only these verdicts (repeatable): flaky, broken, healthy, insufficient."
     ),
     show_all: bool = typer.Option(
-        False, "--all", help="Text: also list healthy subjects and those that never failed."
+        False, "--all", help="Also list healthy subjects and those that never failed (text and JSON)."
     ),
-    fmt: ListFormat = typer.Option(ListFormat.text, "--format", help="Output format."),
+    fmt: ListFormat = typer.Option(ListFormat.text, "--format", "-f", help="Output format."),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """Verdicts on the tests and jobs of the stored history (flaky, broken, healthy,
     insufficient data) with their evidence: which commits, which runs. The findings are stored.
+
+    Text and JSON list the same subjects: by default those that need attention (flaky,
+    broken, and insufficient data with a failure); --verdict lists every subject with those
+    verdicts, --all every subject.
 
     Exit status 0 (also when nothing is flaky); 2 when the options or the store are unusable.
     """
     from datetime import UTC, datetime
 
     from cimedic.model.flaky import Verdict
-    from cimedic.services.flaky import analyze_flaky
+    from cimedic.services.flaky import analyze_flaky, select_findings
 
     if tests_only and jobs_only:
         fail("--tests and --jobs exclude each other (give neither for both)")
@@ -117,22 +133,31 @@ def flaky(
     if wanted:
         findings = [f for f in findings if f.verdict in wanted]
     counts = {v.value: sum(1 for f in findings if f.verdict is v) for v in Verdict}
+    shown = select_findings(findings, every=show_all or bool(wanted))
+    hidden = len(findings) - len(shown)
     if fmt is ListFormat.json:
         out = {
             "repository": repo,
             "since": start.isoformat() if start else None,
             "until": now.isoformat(),
             "counts": counts,
-            "findings": [f.model_dump(mode="json") for f in findings],
+            "hidden": hidden,
+            "findings": [f.model_dump(mode="json") for f in shown],
         }
         sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
         return
-    shown = findings if show_all else [f for f in findings if f.verdict is not Verdict.HEALTHY and f.failures]
-    _print_findings(shown, counts, start, len(findings) - len(shown))
+    _print_findings(shown, counts, start, hidden)
 
 
 def _pct(x: float) -> str:
     return f"{x * 100:.1f}%" if x < 0.1 else f"{x * 100:.0f}%"
+
+
+def _failed(f: FlakyFinding) -> str:
+    """Failed tries: the executions that ended red plus the tries that failed before an in-run
+    retry passed (``failure_probability.failures``), so a test whose every failure passed on a
+    retry does not read as "0 failed"."""
+    return str(f.failure_probability.failures)
 
 
 def _print_findings(findings: list[FlakyFinding], counts: dict[str, int], start: object, hidden: int) -> None:
@@ -145,7 +170,7 @@ def _print_findings(findings: list[FlakyFinding], counts: dict[str, int], start:
     summary = ", ".join(f"{n} {v}" for v, n in counts.items() if n) or "nothing analysed"
     console.print(f"[bold]Flaky tests and jobs[/bold] ({window}): {escape(summary)}")
     if not findings:
-        console.print("No subject with failures in the window." if not hidden else "")
+        console.print("No subject needs attention in the window." if hidden else "No subject in the window.")
     if findings:
         table = Table("verdict", "kind", "subject", "runs", "failed", "p(fail) 95% CI", "flip", "why")
         for f in findings:
@@ -158,15 +183,17 @@ def _print_findings(findings: list[FlakyFinding], counts: dict[str, int], start:
                 f.verdict.value,
                 f.kind.value,
                 subject,
-                f"{f.executions} / {f.commits} commits",
-                str(f.failures),
+                f"{f.executions} / {plural(f.commits, 'commit')}",
+                _failed(f),
                 f"{_pct(fp.mean)} [{_pct(fp.low)}, {_pct(fp.high)}]",
                 "-" if f.flip_rate is None else f"{f.flip_rate:.2f}",
                 why,
             )
         console.print(table)
     if hidden:
-        console.print(f"[dim]{hidden} healthy or never-failing subjects not shown (--all shows them).[/dim]")
+        console.print(
+            f"[dim]{plural(hidden, 'healthy or never-failing subject')} not shown (--all shows them).[/dim]"
+        )
 
 
 # ------------------------------------------------------------------------------ quarantine
@@ -202,7 +229,7 @@ def _print_entries(entries: list[QuarantineEntry]) -> None:
 def quarantine_list(
     repo: str | None = typer.Option(None, "--repo", help="Only this repository (OWNER/NAME)."),
     show_all: bool = typer.Option(False, "--all", help="Also expired and removed entries."),
-    fmt: ListFormat = typer.Option(ListFormat.text, "--format", help="Output format."),
+    fmt: ListFormat = typer.Option(ListFormat.text, "--format", "-f", help="Output format."),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """List the quarantined tests (active ones; --all adds expired and removed entries)."""
@@ -225,7 +252,7 @@ def quarantine_add(
     expires: str | None = typer.Option(
         None, "--expires", help="Expiry: a duration from now (30d, 2w) or an ISO date (UTC); default: never."
     ),
-    fmt: ListFormat = typer.Option(ListFormat.text, "--format", help="Output format."),
+    fmt: ListFormat = typer.Option(ListFormat.text, "--format", "-f", help="Output format."),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """Quarantine a test (updates reason, owner and expiry when it is already quarantined)."""
@@ -251,7 +278,7 @@ def quarantine_remove(
     test_id: str = typer.Argument(..., help="Test id of the quarantined test."),
     repo: str = typer.Option(..., "--repo", help=REPO_HELP),
     by: str | None = typer.Option(None, "--by", help="Who removes it (kept with the entry)."),
-    fmt: ListFormat = typer.Option(ListFormat.text, "--format", help="Output format."),
+    fmt: ListFormat = typer.Option(ListFormat.text, "--format", "-f", help="Output format."),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """End a test's quarantine (the entry is kept, marked removed). Exit 2 when the test is not
@@ -268,21 +295,24 @@ def quarantine_remove(
 
 @quarantine_app.command("export")
 def quarantine_export(
-    repo: str = typer.Option(..., "--repo", help=REPO_HELP),
+    repo: str | None = typer.Option(None, "--repo", help=REPO_DEFAULT_HELP),
     fmt: ExportFormat = typer.Option(
         ExportFormat.pytest,
         "--format",
+        "-f",
         help="pytest: --deselect lines (pytest @FILE); json: for other runners.",
     ),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file (default: stdout)."),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
-    """Export the active quarantine list for the test runner."""
+    """Export the active quarantine list for the test runner. Without --repo: the store's only
+    repository (exit 2, listing them, when there are several)."""
     from cimedic.services.flaky import export_json, export_pytest
     from cimedic.services.flaky import quarantine_export as build_export
 
     with _opened(db) as st:
-        export = _call(lambda: build_export(st, repo))
+        name = repo or _only_repository(st)
+        export = _call(lambda: build_export(st, name))
     if fmt is ExportFormat.pytest:
         for t in export.tests:
             if not t.pytest_node_id:
@@ -296,26 +326,28 @@ def quarantine_export(
 
 @quarantine_app.command("propose")
 def quarantine_propose(
-    repo: str = typer.Option(..., "--repo", help=REPO_HELP),
+    repo: str | None = typer.Option(None, "--repo", help=REPO_DEFAULT_HELP),
     since: str = typer.Option("30d", "--since", help=SINCE_HELP),
     stable_days: float = typer.Option(
         14.0, "--stable-days", min=0.01, help="Days without failure before a release is proposed."
     ),
     fmt: ProposeFormat = typer.Option(
-        ProposeFormat.markdown, "--format", help="markdown: a GitHub issue body; json."
+        ProposeFormat.markdown, "--format", "-f", help="markdown: a GitHub issue body; json."
     ),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file (default: stdout)."),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """Propose quarantines (flaky tests with enough evidence) and releases (quarantined tests
-    stable for --stable-days, or expired) as the text of a GitHub issue."""
+    stable for --stable-days, or expired) as the text of a GitHub issue. Without --repo: the
+    store's only repository (exit 2, listing them, when there are several)."""
     from datetime import timedelta
 
     from cimedic.services.flaky import proposal_markdown, propose
 
     start = since_option(since)
     with _opened(db) as st:
-        proposals = _call(lambda: propose(st, repo, since=start, stable_for=timedelta(days=stable_days)))
+        name = repo or _only_repository(st)
+        proposals = _call(lambda: propose(st, name, since=start, stable_for=timedelta(days=stable_days)))
     if fmt is ProposeFormat.json:
         _write(json.dumps(proposals.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n", output)
     else:

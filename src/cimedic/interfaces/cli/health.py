@@ -10,20 +10,20 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from cimedic.interfaces.cli.common import DB_HELP, ListFormat, fail, settings, store
+from cimedic.interfaces.cli.common import (
+    CREATE_HELP,
+    DB_HELP,
+    REPO_HELP,
+    ListFormat,
+    context,
+    fail,
+    repo_filter,
+)
 
 if TYPE_CHECKING:
     from cimedic.model.notify import HealthThresholds, RepoHealthStatus
-    from cimedic.settings import Settings
 
 _STYLE = {"healthy": "green", "degraded": "yellow", "failing": "bold red", "unknown": "dim"}
-
-
-def thresholds_from(cfg: Settings) -> HealthThresholds:
-    """The health thresholds of the settings ``health_window_hours`` and ``health_degraded_rate``."""
-    from cimedic.model.notify import HealthThresholds
-
-    return HealthThresholds.from_hours(cfg.health_window_hours, cfg.health_degraded_rate)
 
 
 def _at(text: str | None) -> datetime | None:
@@ -38,7 +38,7 @@ def _at(text: str | None) -> datetime | None:
 
 
 def health(
-    repo: str | None = typer.Option(None, "--repo", help="Only this repository (owner/name)."),
+    repo: str | None = typer.Option(None, "--repo", help="Only this repository. " + REPO_HELP),
     at: str | None = typer.Option(
         None,
         "--at",
@@ -46,6 +46,7 @@ def health(
     ),
     output: ListFormat = typer.Option(ListFormat.text, "--format", "-f", help="Output format."),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    create: bool = typer.Option(False, "--create", help=CREATE_HELP),
 ) -> None:
     """The health of each repository's default branch: Failing when its latest run is red,
     Degraded when the failure rate in the window reaches health_degraded_rate, Healthy
@@ -55,20 +56,16 @@ def health(
 
     Exit status 0; 2 when the options, the settings or the store are unusable.
     """
-    from sqlalchemy.exc import SQLAlchemyError
-
     from cimedic.services.health import health_view
 
     moment = _at(at)
-    cfg = settings()
-    th = thresholds_from(cfg)
-    st = store(cfg, db)
+    ctx = context(db, create=create)
+    th = ctx.health_thresholds
+    repo = repo_filter(ctx, repo)
     try:
-        rows = health_view(st, moment, repo, thresholds=th)
-    except SQLAlchemyError as exc:
-        fail(f"cannot read store {st.location}: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+        rows = health_view(ctx.store, moment, repo, thresholds=th)
     finally:
-        st.close()
+        ctx.close()
     if output is ListFormat.json:
         sys.stdout.write(json.dumps([r.model_dump(mode="json") for r in rows], ensure_ascii=False) + "\n")
         return

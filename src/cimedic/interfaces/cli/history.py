@@ -9,13 +9,15 @@ from pathlib import Path
 import typer
 
 from cimedic.interfaces.cli.common import (
+    CREATE_HELP,
     DB_HELP,
+    REPO_HELP,
     ListFormat,
+    context,
     fail,
     progress_bar,
-    settings,
+    repo_filter,
     since_option,
-    store,
 )
 
 ingest_app = typer.Typer(help="Ingest data from files (test reports).", no_args_is_help=True)
@@ -25,24 +27,25 @@ def reprocess(
     since: str | None = typer.Option(
         None, "--since", help="Only data since: 7d, 12h, 2w or an ISO date (default: all)."
     ),
-    repo: str | None = typer.Option(None, "--repo", help="Only this repository (OWNER/REPO)."),
+    repo: str | None = typer.Option(None, "--repo", help="Only this repository. " + REPO_HELP),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
-    fmt: ListFormat = typer.Option(ListFormat.text, "--format", help="Output format."),
+    create: bool = typer.Option(False, "--create", help=CREATE_HELP),
+    fmt: ListFormat = typer.Option(ListFormat.text, "--format", "-f", help="Output format."),
 ) -> None:
     """Process again what is stored: webhook deliveries still pending or failed, and the
     diagnosis of every stored job log (e.g. after a knowledge-base update)."""
-    from cimedic import bootstrap
     from cimedic.services.analyze_jobs import ReprocessReport, rediagnose
     from cimedic.services.webhooks import process_pending
 
-    cfg = settings()
+    ctx = context(db, create=create)
     start = since_option(since)
-    st = store(cfg, db)
-    diagnoser, problems = bootstrap.diagnoser(cfg)
-    for p in problems:
+    repo = repo_filter(ctx, repo)
+    st = ctx.store
+    diagnoser = ctx.diagnoser
+    for p in ctx.kb_problems:
         typer.echo(f"cimedic: warning: knowledge base: {p}", err=True)
     report = ReprocessReport()
-    deliveries = process_pending(st, statuses=("pending", "failed"), since=start)
+    deliveries = process_pending(st, ctx.webhook_receivers, statuses=("pending", "failed"), since=start)
     report.raw_done, report.raw_failed = deliveries.done, deliveries.failed
     report.problems.extend(deliveries.problems)
     with progress_bar(fmt is ListFormat.text) as progress:
@@ -52,7 +55,7 @@ def reprocess(
     clusters = recluster(st)
     from cimedic.services.findings import refresh_findings
 
-    refreshed = refresh_findings(st, repository=repo)
+    refreshed = refresh_findings(st, repository=repo, compare=ctx.compare())
     report.problems.extend(refreshed.problems)
     if fmt is ListFormat.json:
         typer.echo(json.dumps({**asdict(report), "clusters": asdict(clusters)}, indent=2))
@@ -71,18 +74,19 @@ def ingest_junit(
     files: list[Path] = typer.Argument(
         ..., help="JUnit-style XML files (Surefire, pytest, jest-junit, go-junit-report ...)."
     ),
-    repo: str = typer.Option(..., "--repo", help="Repository OWNER/REPO the reports belong to."),
+    repo: str = typer.Option(..., "--repo", help="Repository the reports belong to. " + REPO_HELP),
     run: str = typer.Option(..., "--run", help="Workflow run id the reports belong to (created if unknown)."),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
-    fmt: ListFormat = typer.Option(ListFormat.text, "--format", help="Output format."),
+    create: bool = typer.Option(False, "--create", help=CREATE_HELP),
+    fmt: ListFormat = typer.Option(ListFormat.text, "--format", "-f", help="Output format."),
 ) -> None:
     """Ingest test reports into the store, attached to a run. Exit 1 when a file could not be read."""
     from cimedic.services.test_reports import ingest_junit_files
 
-    cfg = settings()
-    st = store(cfg, db)
+    ctx = context(db, create=create)
     try:
-        report = ingest_junit_files(st, list(files), repository=repo, run=run)
+        ref = ctx.repo_ref(repo)
+        report = ingest_junit_files(ctx.store, list(files), repository=ref.full_name, run=run, provider=ref.provider)
     except ValueError as exc:
         fail(str(exc))
     if fmt is ListFormat.json:

@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from cimedic.interfaces.cli.common import ListFormat, settings
+from cimedic.interfaces.cli.common import ListFormat, context
 
 app = typer.Typer(
     help="The LLM server: check that it answers and which protocols it supports.", no_args_is_help=True
@@ -26,16 +26,16 @@ def check(
         "--probe",
         help="Also make two tiny model calls: structured output (which protocol works) and a native tool call.",
     ),
-    output: ListFormat = typer.Option(ListFormat.text, "--format", help="Output format."),
+    output: ListFormat = typer.Option(ListFormat.text, "--format", "-f", help="Output format."),
 ) -> None:
     """Check the LLM server of the settings (llm_base_url, llm_model): reachable, models served,
     and with --probe the structured-output protocol, native tool-call support and call latency.
     Prints the settings the agent uses with it (llm_context_tokens, llm_tool_calls)."""
     from cimedic.agent.llm.check import check_llm
-    from cimedic.bootstrap import llm_client
 
-    cfg = settings()
-    result = check_llm(llm_client(cfg), model=cfg.llm_model, probe=probe)
+    ctx = context()
+    cfg = ctx.settings
+    result = check_llm(ctx.llm, model=cfg.llm_model, probe=probe)
     if output is ListFormat.json:
         data = {
             "ok": result.ok,

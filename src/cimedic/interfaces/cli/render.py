@@ -1,11 +1,17 @@
-"""Rendering a Diagnosis as JSON (the documented contract), Markdown or rich text."""
+"""Rendering shared by commands: a Diagnosis as JSON (the documented contract), Markdown or rich
+text; explanations as text, JSON or Markdown."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from cimedic.model import Diagnosis
+
+if TYPE_CHECKING:
+    from cimedic.model.explanations import Explanation
 
 
 def contract(d: Diagnosis) -> dict[str, Any]:
@@ -118,3 +124,45 @@ def print_text(d: Diagnosis) -> None:
         console.print("[bold]Other error lines:[/bold]")
         for e in others:
             console.print(f"  [red]{e.line:>7}[/red] {escape(e.text[:160])}")
+
+
+def print_explanations(results: Sequence[Explanation], output: str) -> None:
+    """Explanations in ``output`` (text, json, markdown) on stdout; one JSON object for one."""
+    if output == "json":
+        payload = [r.model_dump(mode="json") for r in results]
+        sys.stdout.write(json.dumps(payload[0] if len(payload) == 1 else payload, indent=2) + "\n")
+        return
+    for r in results:
+        sys.stdout.write(_markdown(r) if output == "markdown" else _text(r))
+
+
+def _origin(r: Explanation) -> str:
+    if r.source == "deterministic":
+        return f"deterministic ({r.fallback_reason})"
+    cost = (
+        "" if r.source == "cache" else f", {r.prompt_tokens}+{r.completion_tokens} tokens, {r.seconds:.1f} s"
+    )
+    return f"{r.source}: {r.model or '?'}{cost}"
+
+
+def _text(r: Explanation) -> str:
+    head = f"Job {r.job_id}" if r.job_id is not None else "Explanation"
+    lines = [
+        f"{head} [{_origin(r)}]",
+        f"  Root cause: {r.root_cause}",
+        f"  Evidence lines: {', '.join(map(str, r.evidence_lines)) or '-'}",
+        f"  Fix: {r.fix or '-'}",
+        f"  Confidence: {r.confidence:.2f}",
+    ]
+    if r.redactions:
+        lines.append(f"  Secrets redacted before the model: {r.redactions}")
+    return "\n".join(lines) + "\n\n"
+
+
+def _markdown(r: Explanation) -> str:
+    head = f"Job {r.job_id}" if r.job_id is not None else "Explanation"
+    evidence = ", ".join(f"L{n}" for n in r.evidence_lines) or "-"
+    return (
+        f"### {head}\n\n*{_origin(r)}*\n\n**Root cause:** {r.root_cause}\n\n"
+        f"**Evidence:** {evidence}\n\n**Fix:** {r.fix or '-'}\n\n**Confidence:** {r.confidence:.2f}\n\n"
+    )

@@ -8,7 +8,7 @@ from enum import StrEnum
 
 import typer
 
-from cimedic.interfaces.cli.common import DB_HELP, fail, settings, store
+from cimedic.interfaces.cli.common import CREATE_HELP, DB_HELP, REPO_HELP, context, fail, repo_filter
 
 
 class ReportPeriod(StrEnum):
@@ -23,7 +23,7 @@ class ReportFormat(StrEnum):
 
 def report(
     period: ReportPeriod = typer.Argument(..., help="daily (last 24 h) or weekly (last 7 days)."),
-    repo: str | None = typer.Option(None, "--repo", help="Only this repository (owner/name)."),
+    repo: str | None = typer.Option(None, "--repo", help="Only this repository. " + REPO_HELP),
     output: ReportFormat = typer.Option(
         ReportFormat.markdown, "--format", "-f", help="markdown or html (with charts)."
     ),
@@ -32,6 +32,7 @@ def report(
         False, "--narrative/--no-narrative", help="Add a grounded LLM narrative (needs llm_base_url)."
     ),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    create: bool = typer.Option(False, "--create", help=CREATE_HELP),
 ) -> None:
     """The daily or weekly report: successes and failures, failure clusters, flaky tests,
     durations and queue times against the previous period, anomalies, actions, health.
@@ -40,32 +41,25 @@ def report(
     """
     from pathlib import Path
 
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from cimedic.interfaces.cli.health import thresholds_from
     from cimedic.services.reports import build_report, render_html, render_markdown
 
-    cfg = settings()
-    st = store(cfg, db)
+    ctx = context(db, create=create)
     try:
         result = build_report(
-            st,
+            ctx.store,
             period.value,
-            repo=repo,
-            deployment_patterns=tuple(cfg.deployment_workflows),
-            thresholds=thresholds_from(cfg),
+            repo=repo_filter(ctx, repo),
+            deployment_patterns=ctx.deployment_patterns(),
+            thresholds=ctx.health_thresholds,
         )
-    except SQLAlchemyError as exc:
-        fail(f"cannot read store {st.location}: {type(exc).__name__}: {exc}")
     finally:
-        st.close()
+        ctx.close()
     if narrative:
-        if not cfg.llm_base_url:
+        llm = ctx.llm
+        if llm is None:
             fail("--narrative needs an LLM: set llm_base_url (CIMEDIC_LLM_BASE_URL)")
         from cimedic.agent.narrative import grounded_narrative
-        from cimedic.bootstrap import llm_client
 
-        llm = llm_client(cfg)
         told = grounded_narrative(result, llm)
         result = result.model_copy(update={"narrative": told.text, "narrative_note": told.reason})
         if told.text is None:
@@ -85,6 +79,7 @@ def notify(
         False, "--dry-run", help="Show what would be sent; send and record nothing."
     ),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    create: bool = typer.Option(False, "--create", help=CREATE_HELP),
 ) -> None:
     """One notification pass: new failure clusters, health changes, new flaky tests and actions
     since the last pass go to the notify_urls (and GitHub issues / pull request comments when
@@ -96,45 +91,22 @@ def notify(
     Exit status 0; 1 when a delivery failed; 2 when the settings, a template or the store are
     unusable.
     """
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from cimedic.actions.notify import Notifier
-    from cimedic.inputs.templates import TemplateError, load_templates
-    from cimedic.interfaces.cli.health import thresholds_from
-    from cimedic.model.notify import QuietHours
     from cimedic.services.notify import notify_pending
 
-    cfg = settings()
-    try:
-        quiet = QuietHours.parse(cfg.notify_quiet_hours) if cfg.notify_quiet_hours else None
-    except ValueError as exc:
-        fail(str(exc))
-    try:
-        templates = load_templates(cfg.notify_templates_dir)
-    except TemplateError as exc:
-        fail(str(exc))
-    notifiers: list[Notifier] = []
-    if not dry_run:
-        from cimedic.bootstrap import notifiers as configured
-
-        try:
-            notifiers = configured(cfg)
-        except ValueError as exc:
-            fail(str(exc))
-        if not notifiers:
-            fail(
-                "nothing to notify: set notify_urls, notify_github_issues or notify_github_pr_comments "
-                "(or use --dry-run)"
-            )
-    st = store(cfg, db)
+    ctx = context(db, create=create)
+    quiet, templates = ctx.quiet_hours, ctx.notify_templates
+    notifiers = [] if dry_run else ctx.notifiers
+    if not dry_run and not notifiers:
+        fail(
+            "nothing to notify: set notify_urls, notify_github_issues or notify_github_pr_comments "
+            "(or use --dry-run)"
+        )
     try:
         outcome = notify_pending(
-            st, notifiers, quiet=quiet, dry_run=dry_run, thresholds=thresholds_from(cfg), templates=templates
+            ctx.store, notifiers, quiet=quiet, dry_run=dry_run, thresholds=ctx.health_thresholds, templates=templates
         )
-    except SQLAlchemyError as exc:
-        fail(f"cannot read store {st.location}: {type(exc).__name__}: {exc}")
     finally:
-        st.close()
+        ctx.close()
     for n in outcome.notifications:
         typer.echo(f"[{n.severity.value}] {n.title}" + (f" <{n.url}>" if n.url else ""))
     verb = "would send" if dry_run else "sent"

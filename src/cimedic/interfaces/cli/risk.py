@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from cimedic.interfaces.cli.common import DB_HELP, ListFormat, fail
+from cimedic.model.wording import plural
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -48,21 +49,17 @@ def train(
 ) -> None:
     """Train the failure-risk model on the runs created since --since, evaluate it on the
     newest 30% of them against two baselines (time-ordered), refit on all and store it."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from cimedic.interfaces.cli.common import settings, since_option, store
+    from cimedic.interfaces.cli.common import context, since_option
     from cimedic.services.risk import RiskTrainingError, train_risk_model
 
     start = since_option(since)
-    s = store(settings(), db)
+    app_ctx = context(db)
     try:
-        info = train_risk_model(s, repository=repo, since=start)
+        info = train_risk_model(app_ctx.store, repository=repo, since=start)
     except RiskTrainingError as exc:
         fail(str(exc), code=1)
-    except SQLAlchemyError as exc:
-        fail(f"cannot use store {s.location}: {type(exc).__name__}: {exc}".splitlines()[0])
     finally:
-        s.close()
+        app_ctx.close()
     if output is ListFormat.json:
         _print_json(info.model_dump(mode="json"))
         return
@@ -81,24 +78,22 @@ def score(
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """Score the runs created since --since (running or finished) with the current model,
-    store the scores and list them, riskiest first, with the features that weigh most."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from cimedic.interfaces.cli.common import settings, since_option, store
+    store the scores and list them, riskiest first, with the features that weigh most. Exit 1
+    when there is no model, or when the current model is unusable (it does not beat its
+    baselines: it scores nothing)."""
+    from cimedic.interfaces.cli.common import context, since_option
     from cimedic.services.risk import RiskModelMissing, score_runs
 
     start = since_option(since)
-    s = store(settings(), db)
+    app_ctx = context(db)
     try:
-        scores = score_runs(s, repository=repo, since=start)
+        scores = score_runs(app_ctx.store, repository=repo, since=start)
     except RiskModelMissing as exc:
         fail(str(exc), code=1)
     except ValueError as exc:
         fail(str(exc))
-    except SQLAlchemyError as exc:
-        fail(f"cannot use store {s.location}: {type(exc).__name__}: {exc}".splitlines()[0])
     finally:
-        s.close()
+        app_ctx.close()
     if output is ListFormat.json:
         _print_json(
             {
@@ -114,7 +109,9 @@ def score(
     if not scores:
         console.print("No runs in the window.")
         return
-    console.print(f"[bold]Failure risk[/bold] of {len(scores)} runs (model {scores[0].model_version})")
+    console.print(
+        f"[bold]Failure risk[/bold] of {plural(len(scores), 'run')} (model {scores[0].model_version})"
+    )
     _print_scores(console, scores)
 
 
@@ -124,22 +121,19 @@ def show(
     output: ListFormat = typer.Option(ListFormat.text, "--format", "-f", help=FORMAT_HELP),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
-    """The current model: version, training window, estimator, its evaluation against the
-    baselines, the most important features, and the riskiest runs it scored in the last 7 days."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from cimedic.interfaces.cli.common import settings, store
+    """The current model: version, whether it is usable (it beats its baselines) and why not,
+    training window, estimator, its evaluation against the baselines, the most important
+    features, and the riskiest runs it scored in the last 7 days (by their provider run id)."""
+    from cimedic.interfaces.cli.common import context
     from cimedic.services.risk import risk_report
 
-    s = store(settings(), db)
+    app_ctx = context(db)
     try:
-        report = risk_report(s, repo)
+        report = risk_report(app_ctx.store, repo)
     except ValueError as exc:
         fail(str(exc))
-    except SQLAlchemyError as exc:
-        fail(f"cannot use store {s.location}: {type(exc).__name__}: {exc}".splitlines()[0])
     finally:
-        s.close()
+        app_ctx.close()
     if output is ListFormat.json:
         _print_json(report.model_dump(mode="json"))
         return
@@ -178,7 +172,7 @@ def _print_evaluation(console: Console, ev: RiskEvaluation | None) -> None:
         "95% CI",
         "precision@top10%",
         title=(
-            f"Evaluation on the newest {ev.n_samples} runs ({_day(ev.start)} .. {_day(ev.end)} UTC), "
+            f"Evaluation on the newest {plural(ev.n_samples, 'run')} ({_day(ev.start)} .. {_day(ev.end)} UTC), "
             f"{ev.n_failures} failed"
         ),
         title_justify="left",
@@ -197,9 +191,15 @@ def _print_info(info: RiskModelInfo, title: str) -> None:
 
     console = Console(highlight=False)
     scope = info.repository or "every repository"
-    console.print(f"[bold]{title} risk model[/bold] {info.version} ({escape(scope)})")
+    state = "" if info.usable else " [bold red]UNUSABLE[/bold red]"
+    console.print(f"[bold]{title} risk model[/bold] {info.version} ({escape(scope)}){state}")
+    if not info.usable:
+        console.print(
+            f"  [red]unusable:[/red] {escape(info.unusable_reason or 'it does not beat its baselines')}; "
+            "it is kept but scores no run"
+        )
     console.print(
-        f"  trained {_day(info.trained_at)} UTC on {info.n_samples} runs ({info.n_failures} failed) "
+        f"  trained {_day(info.trained_at)} UTC on {plural(info.n_samples, 'run')} ({info.n_failures} failed) "
         f"created {_day(info.window_start)} .. {_day(info.window_end)} UTC"
     )
     cands = ", ".join(f"{c.estimator} {_num(c.auc)}" for c in info.candidates)
@@ -223,7 +223,7 @@ def _print_scores(console: Console, scores: list[RiskScore] | tuple[RiskScore, .
         if x.failed is not None:
             outcome = "failed" if x.failed else "passed"
         t.add_row(
-            str(x.run_id),
+            x.run_provider_id or "-",
             _day(x.created_at),
             escape(x.workflow or "-"),
             escape(x.branch or "-"),
@@ -242,8 +242,14 @@ def _print_report(report: RiskReport) -> None:
         return
     _print_info(report.model, title="Current")
     console = Console(highlight=False)
-    if report.top:
-        console.print(f"Riskiest of the {report.scored_runs} runs scored since {_day(report.since)} UTC:")
+    if not report.model.usable:
+        console.print(
+            "No run is scored with an unusable model (retrain with more history: 'cimedic risk train')."
+        )
+    elif report.top:
+        console.print(
+            f"Riskiest of the {plural(report.scored_runs, 'run')} scored since {_day(report.since)} UTC:"
+        )
         _print_scores(console, report.top)
     else:
         console.print(f"No runs scored since {_day(report.since)} UTC (run 'cimedic risk score').")

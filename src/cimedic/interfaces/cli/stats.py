@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from cimedic.interfaces.cli.common import CREATE_HELP, DB_HELP, REPO_HELP, context, fail, repo_filter
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -26,16 +28,8 @@ class StatsBy(StrEnum):
     step = "step"
 
 
-def _fail(reason: str) -> None:
-    """One line ``cimedic: error: <reason>`` on stderr (driver messages span lines), exit 2."""
-    lines = [line.strip() for line in reason.splitlines() if line.strip()]
-    text = " ".join(line for line in lines if not line.startswith("(Background on this error"))
-    sys.stderr.write(f"cimedic: error: {text}\n")
-    raise typer.Exit(2)
-
-
 def stats(
-    repo: str | None = typer.Option(None, "--repo", help="Only this repository (owner/name)."),
+    repo: str | None = typer.Option(None, "--repo", help="Only this repository. " + REPO_HELP),
     workflow: str | None = typer.Option(
         None,
         "--workflow",
@@ -47,9 +41,8 @@ def stats(
     ),
     by: StatsBy | None = typer.Option(None, "--by", help="Break the figures down by workflow, job or step."),
     output: StatsFormat = typer.Option(StatsFormat.text, "--format", "-f", help="Output format."),
-    db: str | None = typer.Option(
-        None, "--db", help="Store URL or SQLite path (default: the database_url setting)."
-    ),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    create: bool = typer.Option(False, "--create", help=CREATE_HELP),
     top: int = typer.Option(10, "--top", min=1, help="Length of the slowest-step and most-failing lists."),
 ) -> None:
     """Pipeline metrics of the stored history: rates, durations, queue time, re-runs, MTTR,
@@ -58,45 +51,29 @@ def stats(
     Exit status 0 (also when the window holds no run); 2 when the options, the settings or the
     store are unusable.
     """
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from cimedic.bootstrap import open_store
     from cimedic.services.stats import pipeline_stats
     from cimedic.services.timewindow import parse_since
-    from cimedic.settings import ConfigError, load_settings
-    from cimedic.store.engine import StoreError
 
     try:
         window = parse_since(since)
     except ValueError as exc:
-        _fail(str(exc))
-        return
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        _fail(str(exc))
-        return
-    try:
-        store = open_store(settings, db)
-    except StoreError as exc:
-        _fail(str(exc))
-        return
+        fail(str(exc))
+    ctx = context(db, create=create)
+    repository = repo_filter(ctx, repo)
+    store = ctx.store
     try:
         result = pipeline_stats(
             store,
-            repository=repo,
+            repository=repository,
             workflow=workflow,
             branch=branch,
             since=window,
             by=by.value if by is not None else None,
-            deployment_patterns=settings.deployment_workflows,
+            deployment_patterns=ctx.settings.deployment_workflows,
             top=top,
         )
-    except SQLAlchemyError as exc:
-        _fail(f"cannot read store {store.location}: {type(exc).__name__}: {exc}")
-        return
     finally:
-        store.close()
+        ctx.close()
     if output is StatsFormat.json:
         import json
 
@@ -285,31 +262,18 @@ def _print_failing(console: Console, title: str, items: tuple[FailingItem, ...])
 
 
 def _print_findings(console: Console, f: FindingsSummary) -> None:
-    """The stored findings of the analyzers, with the command that shows each kind."""
+    """The stored findings, one row per section (failure clusters, then each analyzer, plug-ins
+    included) with the command that shows more, then the top lines and any problem."""
     from rich.markup import escape
     from rich.table import Table
 
     t = Table(title="Findings", title_justify="left", show_header=False)
-    t.add_row(
-        "failure clusters",
-        f"{f.clusters} ({f.new_clusters} first seen in the window, {f.recurring_clusters} recurring)",
-        "cimedic failures",
-    )
-    t.add_row(
-        "flaky",
-        f"{f.flaky_tests} tests, {f.flaky_jobs} jobs; {f.broken_subjects} broken; {f.quarantined_tests} quarantined",
-        "cimedic flaky",
-    )
-    t.add_row("anomalies", str(f.anomalies), "cimedic anomalies")
-    t.add_row("culprit reports", str(f.culprit_reports), "cimedic culprits")
-    risk = (
-        f"{f.high_risk_runs} of {f.scored_runs} scored runs at >= {f.high_risk_threshold:.0%} (model {f.risk_model})"
-        if f.risk_model
-        else "no model yet"
-    )
-    t.add_row("failure risk", risk, "cimedic risk show")
+    for section in f.sections:
+        t.add_row(escape(section.title), escape(section.text or "none"), escape(section.command))
     console.print(t)
     for line in f.top:
         short = line.detail if len(line.detail) <= 60 else line.detail[:59] + "…"
         detail = f" [dim]({escape(short)})[/dim]" if short else ""
         console.print(f"  [bold]{escape(line.kind)}[/bold]: {escape(line.title)}{detail}")
+    for problem in f.problems:
+        console.print(f"  [yellow]problem[/yellow]: {escape(problem)}")

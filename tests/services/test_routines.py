@@ -1,4 +1,4 @@
-"""The scheduler of ``cimedic agent`` on a real store (SQLite and PostgreSQL): jobs run on
+"""The routine runner of ``cimedic agent`` (and ``watch``, ``serve``) on a real store (SQLite and PostgreSQL): jobs run on
 time, never overlap, survive a failing run, persist their schedule in the store across a
 restart, and the process stops gracefully on SIGTERM."""
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import inspect
 
-from cimedic.services.schedule import AgentScheduler, ScheduledJob
+from cimedic.services.routines import Routine, RoutineRunner
 from cimedic.store.repository import Store
 
 
@@ -39,8 +39,8 @@ def test_jobs_run_never_overlap_and_survive_failures(store: Store) -> None:
         calls["boom"] += 1
         raise RuntimeError("kaputt")
 
-    scheduler = AgentScheduler(
-        store, [ScheduledJob("slow", slow, seconds=0.2), ScheduledJob("boom", boom, seconds=0.2)]
+    scheduler = RoutineRunner(
+        store, [Routine("slow", slow, seconds=0.2), Routine("boom", boom, seconds=0.2)]
     )
     scheduler.start()
     try:
@@ -51,18 +51,18 @@ def test_jobs_run_never_overlap_and_survive_failures(store: Store) -> None:
         scheduler.shutdown(wait=True)
     assert calls["slow"] >= 2 and calls["boom"] >= 3
     assert most == 1
-    assert all(not r.ok and "kaputt" in r.summary for r in scheduler.runs["boom"])
-    assert all(r.ok for r in scheduler.runs["slow"])
+    assert all(not r.ok and "kaputt" in (r.error or "") for r in scheduler.outcomes["boom"])
+    assert all(r.ok for r in scheduler.outcomes["slow"])
 
 
 def test_schedule_is_persisted_in_the_store_across_a_restart(store: Store) -> None:
-    job = ScheduledJob("daily-report", lambda: None, cron="0 7 * * *")
-    first = AgentScheduler(store, [job])
+    job = Routine("daily-report", lambda: None, cron="0 7 * * *")
+    first = RoutineRunner(store, [job])
     first.start()
     planned = first.next_runs()["daily-report"]
     first.shutdown()
     assert "apscheduler_jobs" in inspect(store.engine).get_table_names()
-    again = AgentScheduler(Store(store.url), [job])
+    again = RoutineRunner(Store(store.url), [job])
     again.start()
     try:
         assert again.next_runs()["daily-report"] == planned
@@ -72,7 +72,7 @@ def test_schedule_is_persisted_in_the_store_across_a_restart(store: Store) -> No
 
 
 def test_agent_process_stops_gracefully_on_sigterm(tmp_path: Path) -> None:
-    env = {**os.environ, "CIMEDIC_CONFIG": str(tmp_path / "none.yaml"), "CIMEDIC_DATA_DIR": str(tmp_path)}
+    env = {**os.environ, "CIMEDIC_CONFIG": os.devnull, "CIMEDIC_DATA_DIR": str(tmp_path)}
     env.pop("CIMEDIC_DATABASE_URL", None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "cimedic.interfaces.cli.app", "agent", "--db", str(tmp_path / "a.db")],
