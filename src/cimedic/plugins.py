@@ -58,7 +58,9 @@ class Registry(Generic[T]):
         try:
             return self.items[plugin_id]
         except KeyError:
-            raise KeyError(f"no {self.group} plug-in {plugin_id!r}; registered: {', '.join(self.ids) or 'none'}") from None
+            raise KeyError(
+                f"no {self.group} plug-in {plugin_id!r}; registered: {', '.join(self.ids) or 'none'}"
+            ) from None
 
     def __contains__(self, plugin_id: object) -> bool:
         return plugin_id in self.items

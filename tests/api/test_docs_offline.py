@@ -172,3 +172,27 @@ def test_without_openapi_no_docs_are_mounted() -> None:
     mount_docs(app)
     paths = {getattr(r, "path", None) for r in app.routes}
     assert not paths & {"/docs", "/redoc", ASSETS_PATH}
+
+
+def test_cimedic_serve_app_serves_its_docs_offline(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The app ``cimedic serve`` runs (``create_app``) mounts the offline docs, not FastAPI's CDN ones."""
+    from fastapi.testclient import TestClient
+
+    from cimedic.bootstrap import build
+    from cimedic.interfaces.api.app import create_app
+    from cimedic.settings import Settings
+
+    ctx = build(Settings(), str(tmp_path / "docs.db"), create=True, llm=None)
+    try:
+        client = TestClient(create_app(ctx), base_url="http://127.0.0.1")
+        for page in ("/docs", "/redoc"):
+            answer = client.get(page)
+            assert answer.status_code == 200, page
+            assert _foreign_urls(answer.text, "http://127.0.0.1") == [], page
+            for link in _links(answer.text):
+                if link.endswith((".js", ".css")):
+                    asset = client.get(link)
+                    assert asset.status_code == 200 and len(asset.content) > 10_000, link
+        assert client.get("/openapi.json").json()["info"]["title"] == "cimedic"
+    finally:
+        ctx.close()

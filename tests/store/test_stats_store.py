@@ -15,7 +15,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from cimedic.interfaces.cli.stats import seconds_text, stats
+from cimedic.interfaces.cli.render import seconds_text
+from cimedic.interfaces.cli.stats import stats
 from cimedic.model import (
     Category,
     CommitRef,

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 __all__ = ["provider_config", "provider_registry"]
 
+
 def provider_registry() -> Registry[ProviderPlugin]:
     """The installed providers (loaded once per process; broken plug-ins in ``problems``)."""
     from cimedic.plugins import provider_registry as load

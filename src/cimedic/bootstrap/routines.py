@@ -59,7 +59,9 @@ def poll_routine(ctx: AppContext, targets: Sequence[RepoRef], interval: float) -
     by_provider: dict[str, list[RepoRef]] = defaultdict(list)
     for ref in targets:
         by_provider[ref.provider].append(ref)
-    collectors = {p: Collector(ctx.store, ctx.provider(p), ctx.diagnoser, ctx.collect_options()) for p in by_provider}
+    collectors = {
+        p: Collector(ctx.store, ctx.provider(p), ctx.diagnoser, ctx.collect_options()) for p in by_provider
+    }
 
     def poll() -> str:
         out, failed = [], []
@@ -92,7 +94,10 @@ def findings_routine(ctx: AppContext, seconds: float) -> Routine:
         return report.text()
 
     return Routine(
-        "findings", findings, seconds=seconds, description="keep flaky verdicts, anomalies, culprits, risk up to date"
+        "findings",
+        findings,
+        seconds=seconds,
+        description="keep flaky verdicts, anomalies, culprits, risk up to date",
     )
 
 
@@ -137,7 +142,13 @@ def notify_routine(ctx: AppContext) -> Routine:
     def run() -> str:
         now = datetime.now(UTC)
         outcome = notify_pending(
-            ctx.store, notifiers, now, quiet=quiet, dry_run=not notifiers, thresholds=thresholds, templates=templates
+            ctx.store,
+            notifiers,
+            now,
+            quiet=quiet,
+            dry_run=not notifiers,
+            thresholds=thresholds,
+            templates=templates,
         )
         if not notifiers:
             record_health(ctx.store, now, thresholds=thresholds)
@@ -157,7 +168,10 @@ def report_routine(ctx: AppContext, period: str, cron: str) -> Routine:
 
     def run() -> str:
         report = build_report(
-            ctx.store, period=period, deployment_patterns=ctx.deployment_patterns(), thresholds=ctx.health_thresholds
+            ctx.store,
+            period=period,
+            deployment_patterns=ctx.deployment_patterns(),
+            thresholds=ctx.health_thresholds,
         )
         folder = ctx.settings.data_dir / "reports"
         folder.mkdir(parents=True, exist_ok=True)
@@ -187,10 +201,14 @@ def agent_routines(ctx: AppContext, targets: Sequence[RepoRef], interval: float)
     """``cimedic agent``: poll (when there are targets), findings, housekeeping, heal, notify,
     daily and weekly reports. Configuration errors of any part (policy, templates, quiet hours,
     notify URLs) raise :class:`~cimedic.settings.ConfigError` here, before anything runs."""
-    routines = watch_routines(ctx, targets, interval) if targets else [
-        findings_routine(ctx, max(FINDINGS_MIN_INTERVAL, interval)),
-        housekeeping_routine(ctx),
-    ]
+    routines = (
+        watch_routines(ctx, targets, interval)
+        if targets
+        else [
+            findings_routine(ctx, max(FINDINGS_MIN_INTERVAL, interval)),
+            housekeeping_routine(ctx),
+        ]
+    )
     return [
         *routines,
         heal_routine(ctx),

@@ -289,7 +289,16 @@ class ProviderPlugin(Protocol):
         ...
 
 
-_PLUGIN_ATTRS = ("id", "name", "config_model", "configured", "check_full_name", "create", "webhook_receiver", "hint")
+_PLUGIN_ATTRS = (
+    "id",
+    "name",
+    "config_model",
+    "configured",
+    "check_full_name",
+    "create",
+    "webhook_receiver",
+    "hint",
+)
 
 
 def check_provider(name: str, obj: object) -> ProviderPlugin:

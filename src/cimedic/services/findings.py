@@ -130,32 +130,22 @@ def cluster_map(store: Store) -> dict[int, str]:
 def clusters_section(
     store: Store, *, repository: str | None, since: datetime | None, now: datetime, top: int
 ) -> FindingsSection:
-    """The failure clusters with an occurrence in ``[since, now)``: how many, how many first
-    seen in the window, how many recurring (seen more than once, in the window or before it
-    and again in it; a cluster can be both), and the ``top`` largest."""
+    """The failure clusters with an occurrence in ``[since, now)``: how many, how many are new
+    (first seen ever inside the window) and how many recurring (seen before the window too),
+    the one definition of ``cimedic failures`` (``ClusterSummary.new``/``recurring``: every
+    cluster is exactly one of them), and the ``top`` largest."""
     from cimedic.services.failures import list_clusters
 
     clusters = list_clusters(store, since=since, repository=repository, top=1000, now=now)
-    new = sum(
-        1 for c in clusters.clusters if c.first_seen is not None and (since is None or c.first_seen >= since)
-    )
-    recurring = sum(
-        1
-        for c in clusters.clusters
-        if c.occurrences > 1 or (since is not None and c.first_seen is not None and c.first_seen < since)
-    )
+    new = sum(1 for c in clusters.clusters if c.new)
+    recurring = sum(1 for c in clusters.clusters if c.recurring)
     return FindingsSection(
         name="clusters",
         title="failure clusters",
         command="cimedic failures",
         counts=(
             FindingCount(key="clusters", count=clusters.total, singular="cluster", plural="clusters"),
-            FindingCount(
-                key="new_clusters",
-                count=new,
-                singular="first seen in the window",
-                plural="first seen in the window",
-            ),
+            FindingCount(key="new_clusters", count=new, singular="new", plural="new"),
             FindingCount(key="recurring_clusters", count=recurring, singular="recurring", plural="recurring"),
         ),
         top=tuple(

@@ -438,7 +438,7 @@ def proposal_markdown(p: QuarantineProposals) -> str:
         "- flaky: passed and failed on the same commit (the common definition of Datadog, Trunk, "
         f"LUCI, Mergify), or red on {MIN_FLIP_EPISODES}+ separate stretches of commits;",
         f"- proposed for quarantine at {QUARANTINE_MIN_OBSERVATIONS}+ flaky observations (LUCI flags at 2);",
-        f"- proposed for release after {p.stable_days:g} days "
+        f"- proposed for release after {p.stable_days:g} {'day' if p.stable_days == 1 else 'days'} "
         f"without failure over {UNQUARANTINE_MIN_RUNS}+ executions (Trunk wants {MIN_RUNS_HEALTHY} runs), "
         "or when the quarantine expired.",
         "",

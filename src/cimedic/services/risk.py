@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from cimedic.model.risk import FeatureImportance, RiskEvaluation, RiskModelInfo, RiskReport, RiskScore
+from cimedic.model.wording import plural
 from cimedic.services.timewindow import resolve_since
 
 if TYPE_CHECKING:
@@ -172,7 +173,7 @@ def _evaluate(
     meaningful = n >= MIN_EVALUATION_RUNS and k >= MIN_EVALUATION_FAILURES and k < n
     if not meaningful:
         note = (
-            f"evaluation on {n} runs ({k} failed) is not meaningful: at least {MIN_EVALUATION_RUNS} runs "
+            f"evaluation on {plural(n, 'run')} ({k} failed) is not meaningful: at least {MIN_EVALUATION_RUNS} runs "
             f"and {MIN_EVALUATION_FAILURES} failures (and some successes) are needed for a useful AUC"
         )
     return RiskEvaluation(
@@ -216,14 +217,11 @@ def train_risk_model(
     n, k = len(labelled), sum(1 for r in labelled if r.label)
     scope = repository or "the store"
     if n < MIN_TRAINING_RUNS or k < MIN_TRAINING_FAILURES or k == n:
+        have = f"{plural(n, 'finished run')} with an outcome and {plural(k, 'failure')}"
+        when = f" since {start:%Y-%m-%d %H:%M} UTC" if start else ""
         raise RiskTrainingError(
-            f"too little history to train a risk model on {scope}: {n} finished runs with an outcome and "
-            f"{k} failures since {start:%Y-%m-%d %H:%M} UTC; at least {MIN_TRAINING_RUNS} runs, "
-            f"{MIN_TRAINING_FAILURES} failures and one success are needed"
-            if start
-            else f"too little history to train a risk model on {scope}: {n} runs with an outcome and {k} "
-            f"failures; at least {MIN_TRAINING_RUNS} runs, {MIN_TRAINING_FAILURES} failures and one success"
-            " are needed"
+            f"too little history to train a risk model on {scope}: {have}{when}; at least "
+            f"{MIN_TRAINING_RUNS} runs, {MIN_TRAINING_FAILURES} failures and one success are needed"
         )
     cut = max(1, round(n * (1 - EVALUATION_FRACTION)))
     evaluation, importances = _evaluate(labelled[:cut], labelled[cut:], random_state)

@@ -60,7 +60,9 @@ def receive(store: Store, receiver: WebhookReceiver, headers: Mapping[str, str],
         return Receipt(exc.status, exc.message)
     if delivery.event not in receiver.handled_events:
         return Receipt(200, f"event {delivery.event!r} ignored")
-    raw_id, created = store.add_raw_event(source_of(receiver.provider), delivery.delivery_id, delivery.event, body)
+    raw_id, created = store.add_raw_event(
+        source_of(receiver.provider), delivery.delivery_id, delivery.event, body
+    )
     if not created:
         return Receipt(200, "duplicate delivery", raw_id, duplicate=True)
     return Receipt(202, "accepted", raw_id)

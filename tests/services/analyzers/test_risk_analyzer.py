@@ -31,11 +31,18 @@ def test_the_demo_model_and_its_scores(demo: Store, demo_now: datetime) -> None:
     scored, best = risk_store.top_scores(demo, model.info.version, since=since, limit=1000)
     high = sum(1 for s in best if s.probability >= HIGH_RISK)
     section = analyzer.summary(demo, since=since, now=demo_now)
-    assert [(c.key, c.count) for c in section.counts] == [("scored_runs", scored), ("high_risk_runs", high)]
-    assert section.note == f"model {model.info.version}"
-    assert section.text == (
-        f"{scored} scored {'run' if scored == 1 else 'runs'}, {high} at >= 50% risk; model {model.info.version}"
-    )
+    from cimedic.services.risk import judged
+
+    info = judged(model.info)
+    if not info.usable:  # a model that does not beat its baselines is kept, marked, and scores nothing
+        assert scored == 0 and [(c.key, c.count) for c in section.counts] == [("scored_runs", 0)]
+        assert section.note == f"model {info.version} is unusable ({info.unusable_reason}): no run scored"
+    else:
+        assert [(c.key, c.count) for c in section.counts] == [("scored_runs", scored), ("high_risk_runs", high)]
+        assert section.note == f"model {model.info.version}"
+        assert section.text == (
+            f"{scored} scored {'run' if scored == 1 else 'runs'}, {high} at >= 50% risk; model {model.info.version}"
+        )
     # a refresh within the model's max age keeps the model and scores the last two days
     result = analyzer.refresh(demo, window=timedelta(days=30), now=demo_now)
     assert result.line.startswith(f"failure risk: model {model.info.version} is younger than"), result.line

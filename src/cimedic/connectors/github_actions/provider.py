@@ -109,11 +109,15 @@ class GitHubPlugin:
     def hint(self, error: ProviderError, config: BaseModel) -> str:
         assert isinstance(config, GitHubConfig)
         has_auth = self.configured(config)
-        token = "set github_token (CIMEDIC_GITHUB_TOKEN) or a GitHub App (github_app_id, github_app_private_key)"
+        token = (
+            "set github_token (CIMEDIC_GITHUB_TOKEN) or a GitHub App (github_app_id, github_app_private_key)"
+        )
         if error.status == 0:
             return f"check the network and github_api_url (CIMEDIC_GITHUB_API_URL, now {config.api_url})"
         if error.status == 401:
-            return "GitHub refused the credentials: check github_token (CIMEDIC_GITHUB_TOKEN) or the GitHub App"
+            return (
+                "GitHub refused the credentials: check github_token (CIMEDIC_GITHUB_TOKEN) or the GitHub App"
+            )
         if isinstance(error, RateLimitError) or error.status == 429:
             return "rate limited: wait, or " + token if not has_auth else "rate limited: wait for the reset"
         if error.status in (403, 404) and not has_auth:

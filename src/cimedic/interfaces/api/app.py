@@ -88,7 +88,9 @@ def create_app(
         receiver = ctx.webhook_receivers.get(provider)
         if receiver is None:
             known = ", ".join(sorted(ctx.webhook_receivers)) or "none"
-            return JSONResponse({"message": f"unknown provider {provider!r}; known: {known}"}, status_code=404)
+            return JSONResponse(
+                {"message": f"unknown provider {provider!r}; known: {known}"}, status_code=404
+            )
         body = await request.body()
         receipt = await run_in_threadpool(receive, store, receiver, dict(request.headers), body)
         if receipt.status_code == 202:

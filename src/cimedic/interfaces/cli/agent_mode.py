@@ -21,7 +21,8 @@ from cimedic.interfaces.cli.common import (
 
 def agent(
     repos: list[str] = typer.Argument(
-        None, help="Repositories OWNER/NAME or PROVIDER:FULL_NAME to watch (default: the watch_repos setting)."
+        None,
+        help="Repositories OWNER/NAME or PROVIDER:FULL_NAME to watch (default: the watch_repos setting).",
     ),
     interval: float | None = typer.Option(
         None, "--interval", help="Seconds between polls (default: the watch_interval setting, 60)."

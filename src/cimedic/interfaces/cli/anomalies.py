@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from cimedic.interfaces.cli.common import DB_HELP, ListFormat, fail
+from cimedic.interfaces.cli.common import CREATE_HELP, DB_HELP, REPO_HELP, ListFormat, fail, repo_filter
 from cimedic.model.wording import plural
 
 if TYPE_CHECKING:
@@ -36,13 +36,14 @@ def _window(text: str):  # type: ignore[no-untyped-def]
 
 
 def anomalies(
-    repo: str | None = typer.Option(None, "--repo", help="Only this repository (owner/name)."),
+    repo: str | None = typer.Option(None, "--repo", help="Only this repository. " + REPO_HELP),
     since: str = typer.Option("30d", "--since", help=SINCE_HELP + " Anomalies whose onset is in the window."),
     kind: list[KindOption] | None = typer.Option(
         None, "--kind", help="Only this kind (repeatable): duration, queue or failure_rate."
     ),
     output: ListFormat = typer.Option(ListFormat.text, "--format", "-f", help="Output format."),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    create: bool = typer.Option(False, "--create", help=CREATE_HELP),
 ) -> None:
     """Duration regressions (per workflow, job and step), queue-time spikes and failure-rate
     bursts in the stored history, with their onset, size, runs before and after and the
@@ -55,7 +56,8 @@ def anomalies(
     from cimedic.services.anomalies import detect_anomalies
 
     window = _window(since)
-    ctx = context(db)
+    ctx = context(db, create=create)
+    repo = repo_filter(ctx, repo)
     try:
         scan = detect_anomalies(ctx.store, repository=repo, since=window, kinds=[k.value for k in kind or []])
     finally:
@@ -67,7 +69,7 @@ def anomalies(
 
 
 def culprits(
-    repo: str | None = typer.Option(None, "--repo", help="Only this repository (owner/name)."),
+    repo: str | None = typer.Option(None, "--repo", help="Only this repository. " + REPO_HELP),
     branch: str | None = typer.Option(
         None, "--branch", help="Only failures on this branch (default: every branch, pull requests included)."
     ),
@@ -86,6 +88,7 @@ def culprits(
     ),
     output: ListFormat = typer.Option(ListFormat.text, "--format", "-f", help="Output format."),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    create: bool = typer.Option(False, "--create", help=CREATE_HELP),
 ) -> None:
     """For each failure episode of a job on a branch: the last green and first red run, the
     commits between them and the ranked suspect commits; for pull requests, whether the same
@@ -99,7 +102,8 @@ def culprits(
     from cimedic.settings import ConfigError
 
     window = _window(since)
-    ctx = context(db)
+    ctx = context(db, create=create)
+    repo = repo_filter(ctx, repo)
     st = ctx.store
     compare_fn = None
     try:

@@ -89,7 +89,11 @@ def sync(
     start = since_option(since)
     with progress_bar(fmt is ListFormat.text) as progress:
         collector = Collector(
-            ctx.store, ctx.provider(ref.provider), ctx.diagnoser, ctx.collect_options(fetch_logs=not no_logs), progress
+            ctx.store,
+            ctx.provider(ref.provider),
+            ctx.diagnoser,
+            ctx.collect_options(fetch_logs=not no_logs),
+            progress,
         )
         warn_kb(ctx)
         try:
@@ -107,7 +111,9 @@ def watch(
     interval: float | None = typer.Option(
         None, "--interval", help="Seconds between polls (default watch_interval, 60)."
     ),
-    once: bool = typer.Option(False, "--once", help="Poll every repository once and exit (1 when a poll failed)."),
+    once: bool = typer.Option(
+        False, "--once", help="Poll every repository once and exit (1 when a poll failed)."
+    ),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
     create: bool = typer.Option(False, "--create", help=CREATE_HELP),
     fmt: ListFormat = typer.Option(ListFormat.text, "--format", "-f", help="Output format of --once."),

@@ -19,7 +19,7 @@ def demo(
     GitHub response shapes and real job logs; no network), through the same code path as
     `cimedic sync`; diagnose the failed jobs, run every analyzer, print `cimedic stats`, and the
     store location."""
-    from cimedic.interfaces.cli.stats import print_stats
+    from cimedic.interfaces.cli.render import print_stats
     from cimedic.services.demo import run_demo
     from cimedic.services.stats import pipeline_stats
 

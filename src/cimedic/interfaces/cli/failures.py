@@ -8,7 +8,16 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from cimedic.interfaces.cli.common import DB_HELP, ListFormat, context, fail, since_option
+from cimedic.interfaces.cli.common import (
+    CREATE_HELP,
+    DB_HELP,
+    REPO_HELP,
+    ListFormat,
+    context,
+    fail,
+    repo_filter,
+    since_option,
+)
 from cimedic.model.wording import plural
 
 if TYPE_CHECKING:
@@ -34,10 +43,11 @@ def failures(
         "--since",
         help="Clusters with an occurrence since: 30m, 12h, 7d, 2w back from now, an ISO date/date-time (UTC), or 'all'.",
     ),
-    repo: str | None = typer.Option(None, "--repo", help="Only occurrences in this repository (owner/name)."),
+    repo: str | None = typer.Option(None, "--repo", help="Only occurrences in this repository. " + REPO_HELP),
     limit: int = typer.Option(20, "--limit", min=1, help="Show at most this many clusters."),
     fmt: ListFormat = typer.Option(ListFormat.text, "--format", "-f", help=_FORMAT_HELP),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    create: bool = typer.Option(False, "--create", help=CREATE_HELP),
 ) -> None:
     """List failure clusters by impact: occurrences, affected jobs, trend, first and last seen.
 
@@ -49,7 +59,8 @@ def failures(
     from cimedic.services.failures import list_clusters
 
     start = None if since.strip().lower() == "all" else since_option(since)
-    app_ctx = context(db)
+    app_ctx = context(db, create=create)
+    repo = repo_filter(app_ctx, repo)
     st = app_ctx.store
     try:
         result = list_clusters(st, since=start, repository=repo, top=limit)
@@ -68,12 +79,13 @@ def show(
     ),
     fmt: ListFormat = typer.Option(ListFormat.text, "--format", "-f", help=_FORMAT_HELP),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    create: bool = typer.Option(False, "--create", help=CREATE_HELP),
 ) -> None:
     """Show one failure cluster: its figures over the whole history, signature variants and
     occurrences (newest first). Exit status 2 when there is no such cluster."""
     from cimedic.services.failures import ClusterNotFound, cluster_detail
 
-    app_ctx = context(db)
+    app_ctx = context(db, create=create)
     try:
         detail = cluster_detail(app_ctx.store, cluster_id)
     except ClusterNotFound as exc:
@@ -96,6 +108,7 @@ def link(
     clear: bool = typer.Option(False, "--clear", help="Remove the cluster's link and note."),
     fmt: ListFormat = typer.Option(ListFormat.text, "--format", "-f", help=_FORMAT_HELP),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    create: bool = typer.Option(False, "--create", help=CREATE_HELP),
 ) -> None:
     """Attach an issue URL and/or a note to a failure cluster (replacing the previous ones);
     ``--clear`` removes them. Exit status 2 when there is no such cluster or the URL is not an
@@ -106,7 +119,7 @@ def link(
         fail("--clear takes no URL or --note")
     if not clear and not url and not note:
         fail("give a URL, a --note, or --clear")
-    app_ctx = context(db)
+    app_ctx = context(db, create=create)
     try:
         cluster = link_cluster(app_ctx.store, cluster_id, None if clear else url, None if clear else note)
     except (ClusterNotFound, ValueError) as exc:
@@ -176,10 +189,11 @@ def print_list(result: ClusterList, location: str) -> None:
             text,
         )
     console.print(t)
-    days = f"{result.clusters[0].trend_window_days:g}"
+    width = result.clusters[0].trend_window_days
+    days = f"{width:g} {'day' if width == 1 else 'days'}"
     console.print(
         f"[dim]status: new = first seen in this window, recurring = seen before it too. trend: occurrences in "
-        f"the last {days} days against the {days} days before (rising/fading only when the change is "
+        f"the last {days} against the {days} before (rising/fading only when the change is "
         f"significant). Details: cimedic failures show ID[/dim]"
     )
 
@@ -220,10 +234,9 @@ def print_detail(d: ClusterDetail) -> None:
         "occurrences",
         f"{plural(c.occurrences, 'occurrence')} in {plural(c.runs, 'run')} of {plural(c.jobs, 'distinct job')}",
     )
-    days = f"{c.trend_window_days:g}"
+    days = f"{c.trend_window_days:g} {'day' if c.trend_window_days == 1 else 'days'}"
     t.add_row(
-        "trend",
-        f"{c.trend.value}: {c.recent:,} in the last {days} days, {c.previous:,} in the {days} days before",
+        "trend", f"{c.trend.value}: {c.recent:,} in the last {days}, {c.previous:,} in the {days} before"
     )
     t.add_row("transient", f"{c.transient_share * 100:.0f}% of occurrences")
     t.add_row("repositories", escape(", ".join(c.repositories)))

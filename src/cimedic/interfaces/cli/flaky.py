@@ -13,7 +13,16 @@ from typing import TYPE_CHECKING, TypeVar
 
 import typer
 
-from cimedic.interfaces.cli.common import DB_HELP, ListFormat, context, fail, since_option
+from cimedic.interfaces.cli.common import (
+    CREATE_HELP,
+    DB_HELP,
+    REPO_HELP,
+    ListFormat,
+    context,
+    fail,
+    repo_filter,
+    since_option,
+)
 from cimedic.model.wording import plural
 
 if TYPE_CHECKING:
@@ -27,8 +36,7 @@ quarantine_app = typer.Typer(
     no_args_is_help=True,
 )
 
-REPO_HELP = "Repository OWNER/NAME."
-REPO_DEFAULT_HELP = "Repository OWNER/NAME (default: the only repository of the store)."
+REPO_DEFAULT_HELP = "Repository OWNER/NAME or PROVIDER:FULL_NAME (default: the only repository of the store)."
 SINCE_HELP = "Window start: 30m, 12h, 7d, 2w back from now, or an ISO date/date-time (UTC)."
 
 
@@ -50,12 +58,14 @@ class ProposeFormat(StrEnum):
 
 
 @contextmanager
-def _opened(db: str | None) -> Iterator[Store]:
-    """The store of the context, closed afterwards (store errors end the command with one
-    ``cimedic: error:`` line and exit 2: :class:`~cimedic.interfaces.cli.common.RootGroup`)."""
-    ctx = context(db)
+def _opened(db: str | None, create: bool, repo: str | None) -> Iterator[tuple[Store, str | None]]:
+    """The store of the context and the ``full_name`` of ``--repo`` (``OWNER/NAME`` or
+    ``PROVIDER:FULL_NAME``; None when not given); the store is closed afterwards (store errors
+    end the command with one ``cimedic: error:`` line and exit 2:
+    :class:`~cimedic.interfaces.cli.common.RootGroup`)."""
+    ctx = context(db, create=create)
     try:
-        yield ctx.store
+        yield ctx.store, repo_filter(ctx, repo)
     finally:
         ctx.close()
 
@@ -96,7 +106,7 @@ def _write(text: str, output: Path | None) -> None:
 
 
 def flaky(
-    repo: str | None = typer.Option(None, "--repo", help="Only this repository (OWNER/NAME)."),
+    repo: str | None = typer.Option(None, "--repo", help="Only this repository. " + REPO_HELP),
     since: str = typer.Option("30d", "--since", help=SINCE_HELP),
     tests_only: bool = typer.Option(False, "--tests", help="Only tests (default: tests and jobs)."),
     jobs_only: bool = typer.Option(False, "--jobs", help="Only jobs (default: tests and jobs)."),
@@ -108,6 +118,7 @@ def flaky(
     ),
     fmt: ListFormat = typer.Option(ListFormat.text, "--format", "-f", help="Output format."),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    create: bool = typer.Option(False, "--create", help=CREATE_HELP),
 ) -> None:
     """Verdicts on the tests and jobs of the stored history (flaky, broken, healthy,
     insufficient data) with their evidence: which commits, which runs. The findings are stored.
@@ -127,7 +138,7 @@ def flaky(
         fail("--tests and --jobs exclude each other (give neither for both)")
     start = since_option(since)
     now = datetime.now(UTC)
-    with _opened(db) as st:
+    with _opened(db, create, repo) as (st, repo):
         findings = analyze_flaky(st, repo, start, tests=not jobs_only, jobs=not tests_only, now=now)
     wanted = {Verdict.INSUFFICIENT if v is VerdictChoice.insufficient else Verdict(v.value) for v in verdicts}
     if wanted:
@@ -227,15 +238,16 @@ def _print_entries(entries: list[QuarantineEntry]) -> None:
 
 @quarantine_app.command("list")
 def quarantine_list(
-    repo: str | None = typer.Option(None, "--repo", help="Only this repository (OWNER/NAME)."),
+    repo: str | None = typer.Option(None, "--repo", help="Only this repository. " + REPO_HELP),
     show_all: bool = typer.Option(False, "--all", help="Also expired and removed entries."),
     fmt: ListFormat = typer.Option(ListFormat.text, "--format", "-f", help="Output format."),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    create: bool = typer.Option(False, "--create", help=CREATE_HELP),
 ) -> None:
     """List the quarantined tests (active ones; --all adds expired and removed entries)."""
     from cimedic.services.flaky import quarantine_list as list_entries
 
-    with _opened(db) as st:
+    with _opened(db, create, repo) as (st, repo):
         entries = list_entries(st, repo, include_inactive=show_all)
     if fmt is ListFormat.json:
         sys.stdout.write(json.dumps([e.model_dump(mode="json") for e in entries], ensure_ascii=False) + "\n")
@@ -254,6 +266,7 @@ def quarantine_add(
     ),
     fmt: ListFormat = typer.Option(ListFormat.text, "--format", "-f", help="Output format."),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    create: bool = typer.Option(False, "--create", help=CREATE_HELP),
 ) -> None:
     """Quarantine a test (updates reason, owner and expiry when it is already quarantined)."""
     from cimedic.services.flaky import quarantine_add as add
@@ -261,9 +274,10 @@ def quarantine_add(
     from cimedic.store.flaky import test_identities
 
     until = _call(lambda: parse_since(expires)) if expires else None
-    with _opened(db) as st:
-        entry = _call(lambda: add(st, repo, test_id, reason=reason, owner=owner, expires=until))
-        known = test_identities(st, repo, [test_id])
+    with _opened(db, create, repo) as (st, full_name):
+        name = full_name or repo
+        entry = _call(lambda: add(st, name, test_id, reason=reason, owner=owner, expires=until))
+        known = test_identities(st, name, [test_id])
     if test_id not in known:
         typer.echo(f"cimedic: warning: no stored test of {repo} has the id {test_id!r}", err=True)
     if fmt is ListFormat.json:
@@ -280,13 +294,15 @@ def quarantine_remove(
     by: str | None = typer.Option(None, "--by", help="Who removes it (kept with the entry)."),
     fmt: ListFormat = typer.Option(ListFormat.text, "--format", "-f", help="Output format."),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    create: bool = typer.Option(False, "--create", help=CREATE_HELP),
 ) -> None:
     """End a test's quarantine (the entry is kept, marked removed). Exit 2 when the test is not
     quarantined."""
     from cimedic.services.flaky import quarantine_remove as remove
 
-    with _opened(db) as st:
-        entry = _call(lambda: remove(st, repo, test_id, by=by))
+    with _opened(db, create, repo) as (st, full_name):
+        name = full_name or repo
+        entry = _call(lambda: remove(st, name, test_id, by=by))
     if fmt is ListFormat.json:
         sys.stdout.write(json.dumps(entry.model_dump(mode="json"), ensure_ascii=False) + "\n")
         return
@@ -304,13 +320,14 @@ def quarantine_export(
     ),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file (default: stdout)."),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    create: bool = typer.Option(False, "--create", help=CREATE_HELP),
 ) -> None:
     """Export the active quarantine list for the test runner. Without --repo: the store's only
     repository (exit 2, listing them, when there are several)."""
     from cimedic.services.flaky import export_json, export_pytest
     from cimedic.services.flaky import quarantine_export as build_export
 
-    with _opened(db) as st:
+    with _opened(db, create, repo) as (st, repo):
         name = repo or _only_repository(st)
         export = _call(lambda: build_export(st, name))
     if fmt is ExportFormat.pytest:
@@ -336,6 +353,7 @@ def quarantine_propose(
     ),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file (default: stdout)."),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    create: bool = typer.Option(False, "--create", help=CREATE_HELP),
 ) -> None:
     """Propose quarantines (flaky tests with enough evidence) and releases (quarantined tests
     stable for --stable-days, or expired) as the text of a GitHub issue. Without --repo: the
@@ -345,7 +363,7 @@ def quarantine_propose(
     from cimedic.services.flaky import proposal_markdown, propose
 
     start = since_option(since)
-    with _opened(db) as st:
+    with _opened(db, create, repo) as (st, repo):
         name = repo or _only_repository(st)
         proposals = _call(lambda: propose(st, name, since=start, stable_for=timedelta(days=stable_days)))
     if fmt is ProposeFormat.json:

@@ -86,7 +86,9 @@ def ingest_junit(
     ctx = context(db, create=create)
     try:
         ref = ctx.repo_ref(repo)
-        report = ingest_junit_files(ctx.store, list(files), repository=ref.full_name, run=run, provider=ref.provider)
+        report = ingest_junit_files(
+            ctx.store, list(files), repository=ref.full_name, run=run, provider=ref.provider
+        )
     except ValueError as exc:
         fail(str(exc))
     if fmt is ListFormat.json:

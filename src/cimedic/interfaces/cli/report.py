@@ -103,7 +103,12 @@ def notify(
         )
     try:
         outcome = notify_pending(
-            ctx.store, notifiers, quiet=quiet, dry_run=dry_run, thresholds=ctx.health_thresholds, templates=templates
+            ctx.store,
+            notifiers,
+            quiet=quiet,
+            dry_run=dry_run,
+            thresholds=ctx.health_thresholds,
+            templates=templates,
         )
     finally:
         ctx.close()

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from cimedic.interfaces.cli.common import DB_HELP, ListFormat, fail
+from cimedic.interfaces.cli.common import CREATE_HELP, DB_HELP, ListFormat, fail, repo_filter
 from cimedic.model.wording import plural
 
 if TYPE_CHECKING:
@@ -25,7 +25,9 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-REPO_HELP = "Only this repository (owner/name); default: every repository (one pooled model)."
+REPO_HELP = (
+    "Only this repository (OWNER/NAME or PROVIDER:FULL_NAME); default: every repository (one pooled model)."
+)
 FORMAT_HELP = "Output format."
 METHOD_NAMES = {
     "model": "model",
@@ -46,6 +48,7 @@ def train(
     ),
     output: ListFormat = typer.Option(ListFormat.text, "--format", "-f", help=FORMAT_HELP),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    create: bool = typer.Option(False, "--create", help=CREATE_HELP),
 ) -> None:
     """Train the failure-risk model on the runs created since --since, evaluate it on the
     newest 30% of them against two baselines (time-ordered), refit on all and store it."""
@@ -53,7 +56,8 @@ def train(
     from cimedic.services.risk import RiskTrainingError, train_risk_model
 
     start = since_option(since)
-    app_ctx = context(db)
+    app_ctx = context(db, create=create)
+    repo = repo_filter(app_ctx, repo)
     try:
         info = train_risk_model(app_ctx.store, repository=repo, since=start)
     except RiskTrainingError as exc:
@@ -76,6 +80,7 @@ def score(
     ),
     output: ListFormat = typer.Option(ListFormat.text, "--format", "-f", help=FORMAT_HELP),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    create: bool = typer.Option(False, "--create", help=CREATE_HELP),
 ) -> None:
     """Score the runs created since --since (running or finished) with the current model,
     store the scores and list them, riskiest first, with the features that weigh most. Exit 1
@@ -85,7 +90,8 @@ def score(
     from cimedic.services.risk import RiskModelMissing, score_runs
 
     start = since_option(since)
-    app_ctx = context(db)
+    app_ctx = context(db, create=create)
+    repo = repo_filter(app_ctx, repo)
     try:
         scores = score_runs(app_ctx.store, repository=repo, since=start)
     except RiskModelMissing as exc:
@@ -120,6 +126,7 @@ def show(
     repo: str | None = typer.Option(None, "--repo", help=REPO_HELP),
     output: ListFormat = typer.Option(ListFormat.text, "--format", "-f", help=FORMAT_HELP),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    create: bool = typer.Option(False, "--create", help=CREATE_HELP),
 ) -> None:
     """The current model: version, whether it is usable (it beats its baselines) and why not,
     training window, estimator, its evaluation against the baselines, the most important
@@ -127,7 +134,8 @@ def show(
     from cimedic.interfaces.cli.common import context
     from cimedic.services.risk import risk_report
 
-    app_ctx = context(db)
+    app_ctx = context(db, create=create)
+    repo = repo_filter(app_ctx, repo)
     try:
         report = risk_report(app_ctx.store, repo)
     except ValueError as exc:

@@ -36,7 +36,11 @@ def serve(
 
     def process():  # type: ignore[no-untyped-def]
         return process_pending(
-            st, receivers, providers=providers, diagnoser=ctx.diagnoser, log_max_bytes=ctx.settings.log_max_bytes
+            st,
+            receivers,
+            providers=providers,
+            diagnoser=ctx.diagnoser,
+            log_max_bytes=ctx.settings.log_max_bytes,
         )
 
     app = create_app(ctx, process=process, routines=RoutineRunner(st, serve_routines(ctx), persist=False))

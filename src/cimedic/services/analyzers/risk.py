@@ -67,7 +67,20 @@ class RiskAnalyzer:
             model = None
         if model is None:
             return section.model_copy(update={"note": "no model yet"})
-        version = model.info.version
+        from cimedic.services.risk import judged
+
+        info = judged(model.info)
+        version = info.version
+        if not info.usable:
+            note = f"model {version} is unusable ({info.unusable_reason}): no run scored"
+            return section.model_copy(
+                update={
+                    "counts": (
+                        FindingCount(key="scored_runs", count=0, singular="scored run", plural="scored runs"),
+                    ),
+                    "note": note,
+                }
+            )
         scored, best = risk_store.top_scores(store, version, repository=repository, since=since, limit=1000)
         high = sum(1 for s in best if s.probability >= HIGH_RISK)
         return section.model_copy(
