@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from typer.testing import CliRunner
@@ -29,7 +30,7 @@ def demo_now(live_demo_now: datetime) -> datetime:
 class _Recorder(BaseHTTPRequestHandler):
     """A GitHub API stand-in that records every request and answers 404."""
 
-    requests: list[tuple[str, str]] = []
+    requests: ClassVar[list[tuple[str, str]]] = []
 
     def _answer(self) -> None:
         type(self).requests.append((self.command, self.path))

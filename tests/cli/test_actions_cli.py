@@ -15,6 +15,7 @@ import typer
 from typer.testing import CliRunner
 
 from cimedic.interfaces.cli import actions as cli
+from cimedic.interfaces.cli.common import RootGroup
 
 if TYPE_CHECKING:
     from conftest import DemoDB
@@ -41,7 +42,7 @@ def db(demo_sqlite: DemoDB, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def _run(*args: str):  # type: ignore[no-untyped-def]
-    app = typer.Typer()
+    app = typer.Typer(cls=RootGroup)
     app.command("actions")(cli.actions)
     app.command("heal")(cli.heal)
     return CliRunner().invoke(app, list(args), catch_exceptions=False)

@@ -15,6 +15,7 @@ import typer
 from typer.testing import CliRunner
 
 from cimedic.interfaces.cli.anomalies import anomalies, culprits
+from cimedic.interfaces.cli.common import RootGroup
 from cimedic.model import CommitRef, Conclusion, Job, Repository, Status, Step, WorkflowRun
 from cimedic.store import anomalies as store_anomalies
 from cimedic.store.repository import Store
@@ -31,7 +32,7 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 TOKEN = "ghp_anomaliesclitoken"
 TIDY_JOB = "Code Consistency Checks"
 
-app = typer.Typer()
+app = typer.Typer(cls=RootGroup)
 app.command("anomalies")(anomalies)
 app.command("culprits")(culprits)
 

@@ -15,8 +15,9 @@ from typer.testing import CliRunner
 
 from cimedic.agent.fake_llm import ScriptedLLM
 from cimedic.interfaces.cli import chat as cli
+from cimedic.interfaces.cli.common import RootGroup
 
-app = typer.Typer()
+app = typer.Typer(cls=RootGroup)
 app.command("chat")(cli.chat)
 app.command("noop")(lambda: None)
 

@@ -16,10 +16,11 @@ from typer.testing import CliRunner
 from cimedic.agent.llm.base import Health, LLMResult, Message
 from cimedic.interfaces.cli import explain as explain_cli
 from cimedic.interfaces.cli.analyze import analyze
+from cimedic.interfaces.cli.common import RootGroup
 from cimedic.store.engine import sqlite_url
 from cimedic.store.repository import Store
 
-app = typer.Typer()
+app = typer.Typer(cls=RootGroup)
 app.command("explain")(explain_cli.explain)
 app.command("usage")(explain_cli.usage)
 app.command("analyze")(analyze)

@@ -13,12 +13,13 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from cimedic.interfaces.cli.common import RootGroup
 from cimedic.interfaces.cli.failures import app as failures_app
 
 if TYPE_CHECKING:
     from conftest import DemoDB
 
-app = typer.Typer()
+app = typer.Typer(cls=RootGroup)
 app.add_typer(failures_app, name="failures")
 
 

@@ -14,6 +14,7 @@ import typer
 from typer.testing import CliRunner
 
 from cimedic.interfaces.cli import flaky as cli
+from cimedic.interfaces.cli.common import RootGroup
 from cimedic.model import Repository, Status, TestCase, TestReport, TestStatus, TestSuite, WorkflowRun
 from cimedic.store.engine import sqlite_url
 from cimedic.store.repository import Store
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 DEMO = "hashicorp-demo/terraform"
 SUREFIRE_FLAKY = "io.sodadata.dependson.soda.integrations.msteams.MicrosoftTeamsCrudTest::createWebhook"
 
-app = typer.Typer()
+app = typer.Typer(cls=RootGroup)
 app.command("flaky")(cli.flaky)
 app.add_typer(cli.quarantine_app, name="quarantine")
 

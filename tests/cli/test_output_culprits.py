@@ -18,13 +18,14 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from cimedic.interfaces.cli.anomalies import anomalies, culprits
+from cimedic.interfaces.cli.common import RootGroup
 from cimedic.store.engine import sqlite_url
 from cimedic.store.repository import Store
 from cimedic.store.schema import workflow_runs
 
 DOCS_COMMIT_TITLE = "website: fix a broken link"
 
-app = typer.Typer()
+app = typer.Typer(cls=RootGroup)
 app.command("anomalies")(anomalies)
 app.command("culprits")(culprits)
 

@@ -18,6 +18,7 @@ import typer
 from sqlalchemy import select, update
 from typer.testing import CliRunner
 
+from cimedic.interfaces.cli.common import RootGroup
 from cimedic.interfaces.cli.failures import app as failures_app
 from cimedic.model import (
     Category,
@@ -38,7 +39,7 @@ from cimedic.store.engine import sqlite_url
 from cimedic.store.repository import Store
 from cimedic.store.schema_clusters import failure_clusters
 
-app = typer.Typer()
+app = typer.Typer(cls=RootGroup)
 app.add_typer(failures_app, name="failures")
 
 K8S_LINE = "k8s.io/client-go@v0.23.4"

@@ -17,13 +17,14 @@ from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from cimedic.interfaces.cli import risk
+from cimedic.interfaces.cli.common import RootGroup
 from cimedic.model.risk import AucEstimate, MethodScores, RiskEvaluation
 from cimedic.store.engine import sqlite_url
 from cimedic.store.repository import Store
 from cimedic.store.schema import workflow_runs
 from cimedic.store.schema_risk import risk_models
 
-app = typer.Typer()
+app = typer.Typer(cls=RootGroup)
 app.add_typer(risk.app, name="risk")
 
 

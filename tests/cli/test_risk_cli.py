@@ -14,6 +14,7 @@ import typer
 from typer.testing import CliRunner
 
 from cimedic.interfaces.cli import risk
+from cimedic.interfaces.cli.common import RootGroup
 
 if TYPE_CHECKING:
     from conftest import DemoDB
@@ -37,7 +38,7 @@ def db(demo_sqlite: DemoDB, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def _run(*args: str) -> object:
-    app = typer.Typer()
+    app = typer.Typer(cls=RootGroup)
     app.add_typer(risk.app, name="risk")
 
     @app.callback()

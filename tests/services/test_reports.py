@@ -75,10 +75,11 @@ def test_report_cli_writes_a_file(demo, tmp_path, monkeypatch) -> None:  # type:
     import typer
     from typer.testing import CliRunner
 
+    from cimedic.interfaces.cli.common import RootGroup
     from cimedic.interfaces.cli.report import report
 
     store, _ = demo
-    app = typer.Typer()
+    app = typer.Typer(cls=RootGroup)
     app.command("report")(report)
     app.command("other")(lambda: None)
     out = tmp_path / "r.html"

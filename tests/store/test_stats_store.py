@@ -15,6 +15,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from cimedic.interfaces.cli.common import RootGroup
 from cimedic.interfaces.cli.render import seconds_text
 from cimedic.interfaces.cli.stats import stats
 from cimedic.model import (
@@ -499,7 +500,7 @@ def test_every_json_key_is_documented(store: Store) -> None:
 
 def _local_app() -> typer.Typer:
     """A Typer app with only ``stats``, registered as the lead registers it in the real app."""
-    app = typer.Typer()
+    app = typer.Typer(cls=RootGroup)
     app.command("stats")(stats)
 
     @app.callback()

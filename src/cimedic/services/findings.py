@@ -1,8 +1,9 @@
 """Use case: refresh the stored findings of every analyzer after new history arrived, and
 summarize them for ``cimedic stats`` and the reports.
 
-:func:`refresh_findings` is what ``demo``, ``sync``, ``watch`` (when a poll brought new runs)
-and ``reprocess`` call after ingest: one loop over the findings analyzers
+:func:`refresh_findings` is what ``demo``, ``sync`` and ``reprocess`` call after ingest, and
+what the ``findings`` routine of ``watch``, ``serve`` and ``agent`` calls through
+:class:`FindingsRefresher` when the history grew: one loop over the findings analyzers
 (:mod:`cimedic.services.analyzers`: flaky, anomalies, culprits, failure risk, then plug-ins),
 one analyzer's failure never stopping the others. :func:`findings_summary` is the same loop
 over the stored findings, after the failure clusters (which need no refresh: they are assigned

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import json
-
 import typer
 
 from cimedic.interfaces.cli.common import (
@@ -12,8 +10,8 @@ from cimedic.interfaces.cli.common import (
     DB_HELP,
     ListFormat,
     context,
-    print_outcome,
     repo_ref,
+    run_once,
     run_until_stopped,
     stop_on_signals,
 )
@@ -53,14 +51,7 @@ def agent(
     every = interval if interval is not None else ctx.settings.watch_interval
     runner = RoutineRunner(ctx.store, agent_routines(ctx, targets, every))
     if once:
-        outcomes = runner.run_all_once()
-        if fmt is ListFormat.json:
-            typer.echo(json.dumps([o.model_dump(mode="json") for o in outcomes], indent=2))
-        else:
-            for outcome in outcomes:
-                print_outcome(outcome)
-        if not all(o.ok for o in outcomes):
-            raise typer.Exit(1)
+        run_once(runner, json_output=fmt is ListFormat.json)
         return
     watching = ", ".join(t.display for t in targets) or "no repository"
     assert stop is not None

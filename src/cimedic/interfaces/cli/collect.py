@@ -22,6 +22,7 @@ from cimedic.interfaces.cli.common import (
     progress_bar,
     provider_failure,
     repo_ref,
+    run_once,
     run_until_stopped,
     since_option,
     stop_on_signals,
@@ -134,14 +135,7 @@ def watch(
     warn_kb(ctx)
     runner = RoutineRunner(ctx.store, watch_routines(ctx, targets, every))
     if once:
-        outcomes = runner.run_all_once()
-        if fmt is ListFormat.json:
-            typer.echo(json.dumps([o.model_dump(mode="json") for o in outcomes], indent=2))
-        else:
-            for o in outcomes:
-                print_outcome(o)
-        if not all(o.ok for o in outcomes):
-            raise typer.Exit(1)
+        run_once(runner, json_output=fmt is ListFormat.json)
         return
     runner.report_outcome = print_outcome
     assert stop is not None

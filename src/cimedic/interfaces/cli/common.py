@@ -4,6 +4,7 @@ options (``--db``, ``--create``, ``--format``/``-f``), repository arguments, pro
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 from collections.abc import Iterator
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
     from cimedic.model.routines import RoutineOutcome
     from cimedic.services.routines import RoutineRunner
     from cimedic.settings import Settings
-    from cimedic.store.repository import Store
 
 
 class ListFormat(StrEnum):
@@ -63,13 +63,6 @@ def context(db: str | None = None, *, create: bool = False) -> AppContext:
     from cimedic.bootstrap import build
 
     return build(settings(), db, create=create)
-
-
-def store(cfg: Settings, db: str | None, *, create: bool = False) -> Store:
-    """The store of ``cfg`` (the context's); exit 2 when it cannot be opened."""
-    from cimedic.bootstrap import build
-
-    return build(cfg, db, create=create).store
 
 
 _WARNED: set[str] = set()
@@ -175,6 +168,19 @@ def print_outcome(outcome: RoutineOutcome) -> None:
     stderr)."""
     state = "ok" if outcome.ok else "FAILED"
     typer.echo(f"{outcome.routine_id}: {state} in {outcome.seconds:.1f}s {outcome.summary}".rstrip())
+
+
+def run_once(runner: RoutineRunner, *, json_output: bool = False) -> None:
+    """``--once``: every routine once, in order; one line per outcome (or their JSON list);
+    exit 1 when one failed (its ``cimedic: error:`` line went to stderr)."""
+    outcomes = runner.run_all_once()
+    if json_output:
+        typer.echo(json.dumps([o.model_dump(mode="json") for o in outcomes], indent=2))
+    else:
+        for outcome in outcomes:
+            print_outcome(outcome)
+    if not all(o.ok for o in outcomes):
+        raise typer.Exit(1)
 
 
 def stop_on_signals() -> threading.Event:
