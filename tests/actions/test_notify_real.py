@@ -35,9 +35,13 @@ SECRET = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
 
 
 @pytest.fixture
-def smtp() -> Iterator[tuple[int, list[bytes]]]:
+def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[int, list[bytes]]]:
     from aiosmtpd.controller import Controller
+    from apprise.plugins.email.base import NotifyEmail
 
+    # apprise waits 5.5 s between two mails to one server (``request_rate_per_sec``), politeness
+    # towards a real mail server that made the demo test wait ~40 s on this local one
+    monkeypatch.setattr(NotifyEmail, "request_rate_per_sec", 0)
     received: list[bytes] = []
 
     class Handler:

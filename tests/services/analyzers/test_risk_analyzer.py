@@ -36,7 +36,7 @@ def test_the_demo_model_and_its_scores(demo: Store, demo_now: datetime) -> None:
     info = judged(model.info)
     if not info.usable:  # a model that does not beat its baselines is kept, marked, and scores nothing
         assert scored == 0 and [(c.key, c.count) for c in section.counts] == [("scored_runs", 0)]
-        assert section.note == f"model {info.version} is unusable ({info.unusable_reason}): no run scored"
+        assert section.note == f"model {info.version} unusable: {info.unusable_reason}"
     else:
         assert [(c.key, c.count) for c in section.counts] == [("scored_runs", scored), ("high_risk_runs", high)]
         assert section.note == f"model {model.info.version}"

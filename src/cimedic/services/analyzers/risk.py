@@ -72,7 +72,7 @@ class RiskAnalyzer:
         info = judged(model.info)
         version = info.version
         if not info.usable:
-            note = f"model {version} is unusable ({info.unusable_reason}): no run scored"
+            note = f"model {version} unusable: {info.unusable_reason}"
             return section.model_copy(
                 update={
                     "counts": (
