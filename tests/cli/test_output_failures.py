@@ -8,12 +8,15 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from conftest import DemoDB
 import typer
 from sqlalchemy import select, update
 from typer.testing import CliRunner
@@ -53,26 +56,19 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("CIMEDIC_DATA_DIR", str(tmp_path / "data"))
 
 
-@pytest.fixture(scope="module")
-def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The demo history (``cimedic demo``), built once for the module."""
-    from cimedic.services.demo import run_demo
-    from cimedic.services.diagnose import make_diagnoser
-
-    path = tmp_path_factory.mktemp("demo") / "demo.db"
-    store = Store(sqlite_url(path))
-    try:
-        run_demo(store, make_diagnoser([])[0])
-    finally:
-        store.close()
-    yield path
+@pytest.fixture
+def demo_now(live_demo_now: datetime) -> datetime:
+    """The demo ends at the wall clock's now, as ``cimedic demo`` builds it (the commands read
+    the clock)."""
+    return live_demo_now
 
 
 @pytest.fixture
-def demo(demo_db: Path, tmp_path: Path) -> str:
-    copy = tmp_path / "demo.db"
-    shutil.copy(demo_db, copy)
-    return str(copy)
+def demo(make_demo_copy: Callable[..., DemoDB]) -> str:
+    """A private copy of the session's demo store (tests add repositories and entries)."""
+    copy = make_demo_copy("sqlite")
+    assert copy.path is not None
+    return str(copy.path)
 
 
 def _run(*args: str) -> str:
