@@ -57,26 +57,6 @@ DEMO_NOW = datetime(2026, 11, 20, tzinfo=UTC)
 #: 170.1 h), so a 15 min old "now" answers every query like a fresh one.
 LIVE_DEMO_MAX_AGE = timedelta(minutes=15)
 
-#: Per-test timeouts (pytest-timeout, seconds) of modules whose tests talk to a server and that
-#: carry no ``pytestmark`` of their own yet (their owners are changing them); the global default
-#: is ``timeout`` in ``[tool.pytest.ini_options]``.
-SERVER_MODULE_TIMEOUTS = {
-    "tests/api/test_api_health.py": 180,  # uvicorn + an OpenAI-compatible stub on loopback
-    "tests/agent/test_llm_check.py": 120,  # an OpenAI-compatible stub and uvicorn on loopback
-    "tests/services/test_routines.py": 120,  # a `cimedic agent` subprocess stopped with SIGTERM
-}
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Give the tests of :data:`SERVER_MODULE_TIMEOUTS` their timeout unless they set one."""
-    root = config.rootpath
-    for item in items:
-        rel = item.path.relative_to(root).as_posix() if item.path.is_relative_to(root) else ""
-        seconds = SERVER_MODULE_TIMEOUTS.get(rel)
-        if seconds is not None and item.get_closest_marker("timeout") is None:
-            item.add_marker(pytest.mark.timeout(seconds))
-
-
 # ---------------------------------------------------------------- PostgreSQL
 def _admin_engine() -> Engine:
     """An AUTOCOMMIT engine on the admin URL, checked with one connection; skips (fails in CI)

@@ -20,6 +20,8 @@ from typer.testing import CliRunner
 from cimedic.agent.llm.check import check_llm
 from cimedic.agent.llm.openai_compat import OpenAICompatClient
 
+pytestmark = pytest.mark.timeout(120)  # an OpenAI-compatible stub and uvicorn on loopback
+
 MODEL = "qwen2.5-coder-0.5b-instruct-q4_k_m"
 
 

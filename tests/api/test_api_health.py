@@ -24,6 +24,8 @@ from cimedic.settings import Settings
 from cimedic.store import schema as t
 from cimedic.store.repository import Store
 
+pytestmark = pytest.mark.timeout(180)  # uvicorn and an OpenAI-compatible stub on loopback
+
 NOW = datetime.now(UTC).replace(microsecond=0)
 REPO = "hashicorp-demo/terraform"
 

@@ -4,11 +4,12 @@ served by llama.cpp (``xllamacpp``), started once per session and stopped at the
 Outside CI the tests skip when the ``llm-test`` extra is not installed; in CI (``CI`` set) they fail.
 
 Timeouts: the model runs on the CPU (2 threads). On an idle 2-core machine it reads ~140 prompt
-tokens/s and writes ~25-40 tokens/s, so one call takes 2-15 s (a chat step's ~1,400-token prompt
-~15 s); on a loaded machine both drop 10-40 fold. Every test that uses ``llm_server`` gets
-:data:`LLM_TEST_TIMEOUT` for its own call (``func_only``: the server's start, shared by the session,
-is not charged to the first test) unless it sets a ``timeout`` mark; the start has its own guard,
-:data:`LLM_START_TIMEOUT`.
+tokens/s and writes ~25-40 tokens/s: the chat test (two turns, ~1,400-token prompts) takes 45-48 s,
+every other model test 1.5-4 s. With four other test runs on the same 2 cores (load ~7) both rates
+dropped 10-40 fold: 90-170 s per test, and the chat test's first call hit the client's 300 s limit.
+Every test that uses ``llm_server`` gets :data:`LLM_TEST_TIMEOUT` for its own call (``func_only``:
+the server's start, shared by the session, is not charged to the first test) unless it sets a
+``timeout`` mark (the chat test: 600 s); the start has its own guard, :data:`LLM_START_TIMEOUT`.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from cimedic.store.repository import Store
 if TYPE_CHECKING:
     from conftest import DemoDB
 
-# two turns of up to 3 model calls with ~1,400-token prompts: ~1.5 min on an idle 2-core machine
+# two turns of up to 3 model calls with ~1,400-token prompts: 45-48 s on an idle 2-core machine
 pytestmark = [pytest.mark.llm, pytest.mark.timeout(600, func_only=True)]
 
 BUDGETS = Budgets(max_steps=3, max_tokens=12000, max_seconds=600, context_tokens=4096, step_tokens=120)

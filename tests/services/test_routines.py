@@ -12,10 +12,13 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import inspect
 
 from cimedic.services.routines import Routine, RoutineRunner
 from cimedic.store.repository import Store
+
+pytestmark = pytest.mark.timeout(120)  # a `cimedic agent` subprocess stopped with SIGTERM
 
 
 def test_jobs_run_never_overlap_and_survive_failures(store: Store) -> None:
