@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from platformdirs import user_config_dir, user_data_dir
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
@@ -156,6 +156,11 @@ class Settings(BaseSettings):
         description="Extra knowledge-base directories (YAML causes), after the bundled ones.",
     )
     log_format: str = Field(default="auto", description="Default log format for `analyze` (auto-detected).")
+    decompressed_max_bytes: int = Field(
+        default=2 * 1024**3,
+        ge=1,
+        description="Bytes a gzip log or zip member is decompressed to at most by `analyze` (the rest is not read).",
+    )
 
     # --- store ---
     database_url: str | None = Field(
@@ -256,11 +261,31 @@ class Settings(BaseSettings):
         default=0.2, gt=0, le=1, description="Failure rate at or above which a repository is degraded."
     )
 
+    # --- serve ---
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Host names `cimedic serve` answers to (the Host header, any port), besides 127.0.0.1, "
+            "localhost, [::1] and the --host value; `*` allows any (against DNS rebinding)."
+        ),
+    )
+
     # --- metrics ---
     deployment_workflows: list[str] = Field(
         default_factory=list,
         description="Workflow names or paths (fnmatch globs) that count as deployments for DORA metrics.",
     )
+
+    @field_validator("notify_quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, value: str | None) -> str | None:
+        """``notify_quiet_hours`` must parse as :class:`cimedic.model.notify.QuietHours`
+        (``HH:MM-HH:MM``, UTC), so every command that reads settings refuses ``25:00-99:00``."""
+        if value:
+            from cimedic.model.notify import QuietHours
+
+            QuietHours.parse(value)
+        return value
 
     @classmethod
     def settings_customise_sources(

@@ -202,8 +202,13 @@ def test_api_llm_status_and_healthz(with_tools: _Server, store: Any) -> None:
         assert httpx.get(f"{url}/healthz").json() == {"status": "ok", "store": "ok", "routines": {}}
         plain = httpx.get(f"{url}/api/v1/llm").json()
         assert plain["ok"] and plain["reachable"] and plain["native_tools"] is None
-        probed = httpx.get(f"{url}/api/v1/llm", params={"probe": "true"}, timeout=30).json()
-        assert probed["protocol"] == "json_schema" and probed["native_tools"] is True
+        # probing spends the model's time: refused over HTTP until callers are authenticated
+        refused = httpx.get(f"{url}/api/v1/llm", params={"probe": "true"}, timeout=30)
+        assert refused.status_code == 403
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert refused.json()["status"] == 403 and "cimedic llm check --probe" in refused.json()["detail"]
+    probed = check_llm(OpenAICompatClient(with_tools.base_url, MODEL, timeout=10), model=MODEL, probe=True)
+    assert probed.protocol == "json_schema" and probed.native_tools is True
     bare = create_app(build(cfg, store=store, llm=None))
     with _Uvicorn(bare) as url:
         none = httpx.get(f"{url}/api/v1/llm").json()

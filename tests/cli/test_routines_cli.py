@@ -66,7 +66,7 @@ def test_healthz_shows_the_last_outcome_of_each_routine(env: Path) -> None:
     assert CliRunner().invoke(app, ["watch", REPO, "--once", "--db", db, "--create"]).exit_code == 1
     ctx = build(load_settings(), db, llm=None)
     try:
-        body = TestClient(create_app(ctx)).get("/healthz").json()
+        body = TestClient(create_app(ctx), base_url="http://127.0.0.1").get("/healthz").json()
     finally:
         ctx.close()
     assert body["status"] == "ok" and body["store"] == "ok"  # a failed routine is shown, not a 503
@@ -92,10 +92,39 @@ def test_an_unknown_webhook_provider_is_404(env: Path) -> None:
 
     ctx = build(load_settings(), str(env / "w.db"), create=True, llm=None)
     try:
-        client = TestClient(create_app(ctx))
+        client = TestClient(create_app(ctx), base_url="http://127.0.0.1")
         answer = client.post("/webhooks/gitlab", content=b"{}")
         assert answer.status_code == 404 and "unknown provider 'gitlab'" in answer.text
         assert client.post("/webhooks/github", content=b"{}").status_code == 503  # no secret set
     finally:
         ctx.close()
 
+
+
+def test_serve_answers_only_allowed_hosts_and_refuses_model_spending_requests(env: Path) -> None:
+    """DNS rebinding: a Host that is not loopback, ``--host`` or ``allowed_hosts`` gets 400
+    problem+json; ``probe=true`` (model calls) gets 403 until callers are authenticated; the LLM
+    URL is answered without its password."""
+    from fastapi.testclient import TestClient
+
+    from cimedic.bootstrap import build
+    from cimedic.interfaces.api.app import create_app
+    from cimedic.settings import Settings
+
+    cfg = Settings(allowed_hosts=["ci.example.org"], llm_base_url="http://user:s3cretpw@127.0.0.1:9/v1")
+    ctx = build(cfg, str(env / "hosts.db"), create=True)
+    try:
+        app = create_app(ctx, host="10.1.2.3")
+        for host in ("127.0.0.1:8000", "localhost", "[::1]:8000", "ci.example.org", "10.1.2.3:8000"):
+            assert TestClient(app, base_url=f"http://{host}").get("/healthz").status_code == 200, host
+        rebound = TestClient(app, base_url="http://evil.example:8000").get("/healthz")
+        assert rebound.status_code == 400 and rebound.headers["content-type"] == "application/problem+json"
+        assert "evil.example" in rebound.json()["detail"]
+        client = TestClient(app, base_url="http://127.0.0.1")
+        probe = client.get("/api/v1/llm", params={"probe": "true"})
+        assert probe.status_code == 403 and probe.json()["title"] == "Probe refused"
+        status = client.get("/api/v1/llm")
+        assert status.status_code == 200 and "s3cretpw" not in status.text
+        assert status.json()["base_url"] == "http://user:***@127.0.0.1:9/v1"
+    finally:
+        ctx.close()

@@ -230,12 +230,13 @@ def test_the_sandbox_refuses_python_internals(tmp_path: Path, caplog: pytest.Log
 
 
 def test_values_are_data_never_template_source(tmp_path: Path) -> None:
-    write(tmp_path, "new_cluster", "line: {{ representative }}\n")
+    write(tmp_path, "new_cluster", "line: {{ raw.representative }}\nescaped: {{ representative }}\n")
     hostile = event("new_cluster").model_copy(
         update={"facts": (*CLUSTER, ("representative", "{{ ''.__class__ }} {% raw %}{{ 7*7 }}"))}
     )
     n = rendered(load_templates(tmp_path), hostile)
-    assert n.body.startswith("line: {{ ''.__class__ }} {% raw %}{{ 7*7 }}")
+    assert n.body.startswith("line: {{ ''.__class__ }} {% raw %}{{ 7*7 }}\n")
+    assert "\nescaped: {{ ''.\\_\\_class\\_\\_ }} {% raw %}{{ 7\\*7 }}\n" in n.body  # Markdown-inert
 
 
 def test_a_failing_bundled_template_still_gives_a_plain_notification(

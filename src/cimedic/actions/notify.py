@@ -5,6 +5,8 @@ URL: Slack, Discord, Teams, email, PagerDuty, JSON webhooks, ...) and
 :class:`GitHubIssueNotifier` (opens an issue through anything with ``create_issue``, e.g.
 :class:`cimedic.connectors.github_actions.client.GitHubClient`). Nothing here decides *whether*
 to notify, nor redacts: :mod:`cimedic.services.notify` does both before calling a sender.
+Bodies arrive as escaped Markdown (:mod:`cimedic.model.escape`); what a sender adds itself
+(a pull-request comment's heading, the dedup key in an HTML comment) it escapes here.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from cimedic.model.escape import html, plain
 from cimedic.model.notify import EventKind, Notification, SendResult
 
 __all__ = [
@@ -23,6 +26,12 @@ __all__ = [
     "Notifier",
     "RecordingNotifier",
 ]
+
+
+def _trace(notification: Notification) -> str:
+    """The dedup key as an HTML comment; HTML-escaped so a key holding ``-->`` (it may carry a
+    test name) cannot end the comment early."""
+    return f"<!-- cimedic:{html(notification.dedup_key)} -->"
 
 
 class Notifier(Protocol):
@@ -94,7 +103,9 @@ class GitHubIssueNotifier:
     """Opens a GitHub issue in the notification's repository for the event kinds of ``kinds``
     (default: new failure clusters); other notifications are answered ``ok`` with no action.
 
-    The dedup key is written at the end of the body (an HTML comment) so a human can trace it.
+    The title is sent as plain text (:func:`cimedic.model.escape.plain`: the Markdown escapes
+    removed, the mentions kept neutral); the dedup key is written at the end of the body (an
+    HTML comment) so a human can trace it.
     """
 
     channel = "github"
@@ -113,9 +124,10 @@ class GitHubIssueNotifier:
     def send(self, notification: Notification) -> SendResult:
         if notification.kind not in self._kinds or not notification.repository:
             return SendResult(channel=self.channel, ok=True, reference=None)
-        body = f"{notification.body}\n\n<!-- cimedic:{notification.dedup_key} -->"
+        body = f"{notification.body}\n\n{_trace(notification)}"
         try:
-            url = self._client.create_issue(notification.repository, notification.title, body, self._labels)
+            title = plain(notification.title)  # an issue title is shown as is, not as Markdown
+            url = self._client.create_issue(notification.repository, title, body, self._labels)
         except Exception as exc:
             return SendResult(channel=self.channel, ok=False, error=f"{type(exc).__name__}: {exc}")
         return SendResult(channel=self.channel, ok=True, reference=url)
@@ -132,7 +144,7 @@ class GitHubPRCommentNotifier:
     """Comments on each pull request of the notification (``Notification.pull_requests``) for
     the event kinds of ``kinds`` (default: new failure clusters), so the author sees the
     diagnosis where they work; a notification without pull requests is answered ``ok`` with no
-    action. Every comment ends with the dedup key (an HTML comment). One failed comment makes
+    action. The title (Markdown text, escaped like the body) is the comment's heading. Every comment ends with the dedup key (an HTML comment). One failed comment makes
     the result failed (the error names the pull request); the others are still attempted.
     """
 
@@ -147,7 +159,7 @@ class GitHubPRCommentNotifier:
     def send(self, notification: Notification) -> SendResult:
         if notification.kind not in self._kinds or not notification.repository:
             return SendResult(channel=self.channel, ok=True)
-        body = f"### {notification.title}\n\n{notification.body}\n\n<!-- cimedic:{notification.dedup_key} -->"
+        body = f"### {notification.title}\n\n{notification.body}\n\n{_trace(notification)}"
         urls: list[str] = []
         errors: list[str] = []
         for number in notification.pull_requests:

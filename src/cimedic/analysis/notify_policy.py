@@ -19,6 +19,11 @@ Texts: the Markdown of a notification comes from a template
 the :class:`~cimedic.model.notify.Notification` (an optional first line ``title: ...`` replaces
 the computed title; the run's link is appended when the text lacks it). Without a text they
 compose a plain fallback from the event's stored body or facts.
+
+Untrusted text (names and lines from logs and payloads) is escaped as Markdown
+(:mod:`cimedic.model.escape`) in the fallbacks as in the templates, and in the title (which
+some channels show inside the Markdown body); a link is only an ``http(s)`` URL
+(:func:`cimedic.model.escape.http_link`), anything else is dropped.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
+from cimedic.model.escape import http_link, markdown
 from cimedic.model.notify import (
     EventKind,
     Notification,
@@ -108,7 +114,7 @@ def split_title(text: str) -> tuple[str | None, str]:
 def _plain_body(event: NotificationEvent) -> str:
     if event.body.strip():
         return event.body.rstrip()
-    return "\n".join(f"- {name}: {value}" for name, value in event.facts if value)
+    return "\n".join(f"- {name}: {markdown(value)}" for name, value in event.facts if value)
 
 
 def render(event: NotificationEvent, text: str | None = None) -> Notification:
@@ -118,20 +124,23 @@ def render(event: NotificationEvent, text: str | None = None) -> Notification:
     line); the link ``[Open the run](<url>)`` is appended when the event has a URL the text does
     not contain, so every notification links to its run. Without ``text`` (the fallback when no
     template could render) the body is the event's stored ``body``, else its facts as a list,
-    followed by the link.
+    followed by the link. A URL that is not ``http(s)`` (:func:`http_link`) is never linked:
+    the notification then has no ``url``. The title is Markdown text like the body: a title
+    line of the template as rendered (its values are escaped), else the event's title escaped.
     """
     title: str | None = None
+    url = http_link(event.url)
     body = _plain_body(event) if text is None else ""
     if text is not None:
         title, body = split_title(text)
-    if event.url and event.url not in body:
-        link = f"[Open the run]({event.url})"
+    if url and url not in body:
+        link = f"[Open the run]({url})"
         body = f"{body}\n\n{link}" if body else link
     return Notification(
         kind=event.kind,
-        title=title or event.title,
+        title=title or markdown(event.title),
         body=body,
-        url=event.url,
+        url=url,
         severity=event.severity,
         dedup_key=event.dedup_key,
         repository=event.repository,
@@ -157,9 +166,10 @@ def build_digest(events: Sequence[NotificationEvent], now: datetime, text: str |
         shown, more = digest_selection(events)
         lines = []
         for e in shown:
-            where = f" ({e.repository})" if e.repository else ""
-            link = f" - [run]({e.url})" if e.url else ""
-            lines.append(f"- {e.title}{where}{link}")
+            where = f" ({markdown(e.repository)})" if e.repository else ""
+            url = http_link(e.url)
+            link = f" - [run]({url})" if url else ""
+            lines.append(f"- {markdown(e.title)}{where}{link}")
         if more:
             lines.append(f"- ... and {more} more")
         body = "\n".join(lines)

@@ -265,6 +265,17 @@ class AppContext:
         return notifiers_from(self.settings, lambda: self.provider("github"))
 
     # ------------------------------------------------------------------ misc
+    @cached_property
+    def web_base(self) -> str:
+        """The provider's web base URL links are built from (``https://github.com``, or the
+        GitHub Enterprise Server host of ``github_api_url``); never a URL from a payload."""
+        from cimedic.model.escape import web_base_of
+
+        try:
+            return web_base_of(self.settings.github_api_url)
+        except ValueError as exc:
+            raise ConfigError(f"github_api_url: {exc}") from exc
+
     def deployment_patterns(self) -> tuple[str, ...]:
         return tuple(self.settings.deployment_workflows)
 

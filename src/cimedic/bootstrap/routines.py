@@ -149,6 +149,7 @@ def notify_routine(ctx: AppContext) -> Routine:
             dry_run=not notifiers,
             thresholds=thresholds,
             templates=templates,
+            web_base=ctx.web_base,
         )
         if not notifiers:
             record_health(ctx.store, now, thresholds=thresholds)
@@ -172,6 +173,7 @@ def report_routine(ctx: AppContext, period: str, cron: str) -> Routine:
             period=period,
             deployment_patterns=ctx.deployment_patterns(),
             thresholds=ctx.health_thresholds,
+            web_base=ctx.web_base,
         )
         folder = ctx.settings.data_dir / "reports"
         folder.mkdir(parents=True, exist_ok=True)

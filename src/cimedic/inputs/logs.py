@@ -69,6 +69,8 @@ class LogMember:
 
     display_path: str
     _opener: object
+    max_bytes: int | None = None
+    truncated: bool = False
     bytes_read: int = 0
     lines: int = 0
     head: bytes = b""
@@ -84,7 +86,9 @@ class LogMember:
         opener = self._opener
         assert callable(opener)
         stream: BinaryIO = opener()
-        return stream
+        if self.max_bytes is None:
+            return stream
+        return cast(BinaryIO, _Capped(stream, self.max_bytes, self))
 
     def load_head(self) -> bytes:
         """First ``HEAD_BYTES`` bytes (for format detection); raises :class:`LogReadError`."""
@@ -243,11 +247,13 @@ def _spool_stdin() -> Path:
     return Path(tmp.name)
 
 
-def open_log(path: str) -> tuple[list[LogMember], Path | None]:
+def open_log(path: str, max_decompressed: int | None = None) -> tuple[list[LogMember], Path | None]:
     """Open ``path`` (a file path or ``-`` for stdin) as one or more :class:`LogMember` s.
 
     A gzip file (detected by its magic bytes) is decompressed on the fly; a zip archive (a
-    GitHub run-log zip) gives one member per non-empty file, job-level files first. Returns
+    GitHub run-log zip) gives one member per non-empty file, job-level files first. With
+    ``max_decompressed`` (bytes), a decompressed stream ends after that many bytes and its
+    member is marked ``truncated`` (a 22 MB archive can expand to gigabytes). Returns
     the members and a temporary file to delete afterwards (stdin is spooled to disk so
     that it can be read twice in bounded memory). Raises :class:`LogReadError`.
     """
@@ -268,9 +274,12 @@ def open_log(path: str) -> tuple[list[LogMember], Path | None]:
     except OSError as exc:
         raise LogReadError(f"cannot open {path}: {exc.strerror or exc}") from exc
     if magic.startswith(_GZIP_MAGIC):
-        return [LogMember(display, lambda: gzip.open(real, "rb"))], tmp
+        return [LogMember(display, lambda: gzip.open(real, "rb"), max_bytes=max_decompressed)], tmp
     if magic.startswith(_ZIP_MAGIC) or magic.startswith(_ZIP_EMPTY):
-        return _zip_members(real, display), tmp
+        members = _zip_members(real, display)
+        for member in members:
+            member.max_bytes = max_decompressed
+        return members, tmp
     return [LogMember(display, lambda: real.open("rb"))], tmp
 
 
@@ -327,6 +336,46 @@ class _ClosingStream(io.RawIOBase):
     def close(self) -> None:
         self._inner.close()
         self._archive.close()
+        super().close()
+
+
+class _Capped(io.RawIOBase):
+    """A decompressed stream that ends after ``limit`` bytes; when more was there, it marks
+    ``member.truncated``."""
+
+    def __init__(self, inner: BinaryIO, limit: int, member: LogMember) -> None:
+        self._inner = inner
+        self._limit = limit
+        self._member = member
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        left = self._limit - self._pos
+        if left <= 0:
+            if self._inner.read(1):
+                self._member.truncated = True
+            return b""
+        data = self._inner.read(left if size is None or size < 0 else min(size, left))
+        self._pos += len(data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        self._pos = self._inner.seek(pos, whence)
+        return self._pos
+
+    def close(self) -> None:
+        self._inner.close()
         super().close()
 
 

@@ -7,9 +7,15 @@ folder whose ``<name>.md`` files replace them one by one (``docs/notifications.m
 
 Templates are configuration written by people, the values they print come from build logs:
 rendering uses :class:`jinja2.sandbox.SandboxedEnvironment` (no access to Python internals),
-``StrictUndefined`` (a misspelt variable is an error, not an empty string), no autoescaping
-(Markdown) and Jinja's default whitespace handling. Values are passed as data and never
-compiled, so a ``{{ ... }}`` inside a log line prints as is.
+``StrictUndefined`` (a misspelt variable is an error, not an empty string) and Jinja's default
+whitespace handling. Values are passed as data and never compiled, so a ``{{ ... }}`` inside a
+log line prints as is. Jinja's autoescape is HTML-only, so it stays off; instead every value
+reaches a template already escaped as inert Markdown text
+(:func:`cimedic.model.escape.markdown`: no markup, link nor chat mention can come from a
+log or a job name). ``raw`` holds the same values unescaped, for the filters ``code``
+(:func:`cimedic.model.escape.markdown_code`, an inline code span) and ``md``
+(:func:`cimedic.model.escape.markdown`); ``url`` is the event's link, only ever an
+``http(s)`` URL (``""`` otherwise).
 
 Errors: a user template that cannot be read or parsed raises :class:`TemplateError` at load
 time (``<file>:<line>: <problem>``); one that fails to render (unknown variable, sandbox
@@ -31,6 +37,7 @@ from types import TracebackType
 from jinja2 import BaseLoader, Environment, StrictUndefined, Template, TemplateNotFound, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 
+from cimedic.model.escape import http_link, markdown, markdown_code
 from cimedic.model.notify import NotificationEvent
 
 __all__ = [
@@ -136,17 +143,32 @@ def _iso(moment: datetime) -> str:
     return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _raw(event: NotificationEvent) -> dict[str, str]:
+    """The unescaped values of an event (untrusted: names and lines from logs and payloads)."""
+    return {
+        **event.fact_map(),
+        "title": event.title,
+        "repository": event.repository or "",
+        "dedup_key": event.dedup_key,
+    }
+
+
 def _common(event: NotificationEvent) -> dict[str, str]:
+    """The per-event variables other than the facts, escaped (``docs/notifications.md#templates``)."""
     return {
         "kind": event.kind.value,
-        "title": event.title,
-        "url": event.url or "",
-        "repository": event.repository or "",
+        "title": markdown(event.title),
+        "url": http_link(event.url) or "",
+        "repository": markdown(event.repository or ""),
         "severity": event.severity.value,
-        "dedup_key": event.dedup_key,
+        "dedup_key": markdown(event.dedup_key),
         "occurred_at": _iso(event.occurred_at),
         "pull_requests": ", ".join(f"#{n}" for n in event.pull_requests),
     }
+
+
+def _facts(event: NotificationEvent) -> dict[str, str]:
+    return {name: markdown(value) for name, value in event.fact_map().items()}
 
 
 class NotifyTemplates:
@@ -161,6 +183,8 @@ class NotifyTemplates:
             autoescape=False,
             keep_trailing_newline=True,
         )
+        self._env.filters["code"] = markdown_code
+        self._env.filters["md"] = markdown
         self._bundled: dict[str, Template] = {}
         self._user: dict[str, Template] = {}
         for key, src in sources.items():
@@ -206,10 +230,12 @@ class NotifyTemplates:
 
         Variables: the event's ``facts`` (each by name, and all in ``facts``), plus ``kind``,
         ``title``, ``url``, ``repository``, ``severity``, ``dedup_key``, ``occurred_at``
-        (ISO 8601 UTC) and ``pull_requests`` (``#12, #15``); all strings, ``""`` when absent.
+        (ISO 8601 UTC) and ``pull_requests`` (``#12, #15``); all strings, ``""`` when absent,
+        escaped as Markdown text; ``raw``: the facts, ``title``, ``repository`` and
+        ``dedup_key`` unescaped (print them through ``| code`` or ``| md``).
         """
-        facts = event.fact_map()
-        context: dict[str, object] = {**facts, **_common(event), "facts": facts}
+        facts = _facts(event)
+        context: dict[str, object] = {**facts, **_common(event), "facts": facts, "raw": _raw(event)}
         return self._render(template_name(event), context, event.dedup_key)
 
     def render_digest(self, events: Sequence[NotificationEvent], *, more: int = 0) -> str | None:
@@ -217,7 +243,7 @@ class NotifyTemplates:
         counting ``more`` others. Variables: ``events`` (each with the per-event variables of
         :meth:`render_event` except the top-level facts: use ``e.facts``), ``more`` and ``count``
         (integers: ``count`` = listed + more)."""
-        items = [{**_common(e), "facts": e.fact_map()} for e in events]
+        items = [{**_common(e), "facts": _facts(e), "raw": _raw(e)} for e in events]
         context: dict[str, object] = {"events": items, "more": more, "count": len(items) + more}
         return self._render("digest", context, "digest")
 

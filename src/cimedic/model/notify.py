@@ -137,7 +137,9 @@ class NotificationEvent(_Frozen):
 
 class Notification(_Frozen):
     """What a sender delivers: a title, a Markdown body, a link, a severity, the dedup key, and
-    the numbers of the pull requests concerned (empty for branch runs)."""
+    the numbers of the pull requests concerned (empty for branch runs). ``title`` and ``body``
+    are Markdown whose untrusted parts are escaped (:mod:`cimedic.model.escape`); ``url`` is
+    an ``http(s)`` link on the provider's web host, or None."""
 
     kind: EventKind
     title: str

@@ -138,8 +138,12 @@ def analyze_path(
     log_format: LogFormat | None = None,
     kb_dirs: Iterable[Path] = (),
     diagnoser: Diagnoser | None = None,
+    decompressed_max_bytes: int | None = None,
 ) -> AnalyzeResult:
     """Diagnose the log at ``path`` (``-`` for stdin).
+
+    A gzip file or zip member is read up to ``decompressed_max_bytes`` decompressed bytes (the
+    setting of that name; None: no cap); past it the rest is not read, and one warning says so.
 
     For a zip archive every member is analysed and the one holding the failure (highest
     top error score) is returned, with ``log.path`` = ``ARCHIVE!MEMBER`` and its
@@ -150,12 +154,12 @@ def analyze_path(
     if diagnoser is None:
         diagnoser, problems = make_diagnoser(kb_dirs)
         warnings.extend(f"knowledge base: {p}" for p in problems)
-    members, tmp = open_log(path)
+    members, tmp = open_log(path, decompressed_max_bytes)
     base_members: list[LogMember] = []
     base_tmp = None
     try:
         if baseline is not None:
-            base_members, base_tmp = open_log(baseline)
+            base_members, base_tmp = open_log(baseline, decompressed_max_bytes)
         if not members:
             raise LogReadError(f"no log files in archive {path}")
         best: Diagnosis | None = None
@@ -168,6 +172,11 @@ def analyze_path(
                 base_src = bm.batches
                 base_fmt = _resolve_format(bm, log_format)
             diag = diagnoser.diagnose(member.batches, fmt, member.display_path, base_src, base_fmt)
+            if member.truncated:
+                warnings.append(
+                    f"{member.display_path}: decompressed size over decompressed_max_bytes "
+                    f"({decompressed_max_bytes} bytes): only the first {decompressed_max_bytes} bytes were analysed"
+                )
             # the analyzer sees batches with normalized line breaks; the size is the reader's
             diag = diag.model_copy(update={"log": diag.log.model_copy(update={"bytes": member.bytes_read})})
             if member.in_zip:

@@ -20,13 +20,16 @@ __all__ = ["cache_explanation", "cached_explanation", "cluster_of_job", "job_rep
 def resolve_jobs(store: Store, target: str) -> list[int]:
     """Store job ids of ``target``: ``<store job id>``, ``run:<provider run id>`` (the failed jobs
     of every attempt of that run, oldest first) or ``job:<provider job id>``; a bare number that
-    is no store job id is tried as a provider job id. Empty when nothing matches."""
+    is no store job id is tried as a provider job id. Empty when nothing matches.
+
+    Raises ``ValueError`` for a bare number outside 1..2^63-1 or a provider id that is not 1 to
+    64 of ``A-Z a-z 0-9 . _ : -`` (the store's ``provider_id`` columns hold 64 characters)."""
     return db.resolve_jobs(store, target)
 
 
 def job_repository(store: Store, job_id: int) -> str | None:
     """``owner/name`` of the repository of the stored job ``job_id`` (store id); None when the
-    job is unknown."""
+    job is unknown (as any id outside 1..2^63-1 is)."""
     return db.job_repository(store, job_id)
 
 

@@ -8,6 +8,15 @@ ones or a user's ``notify_templates_dir``), redacts every text with
 :func:`cimedic.analysis.redact.redact` after rendering, sends through the
 :class:`~cimedic.actions.notify.Notifier` s and records everything
 (:mod:`cimedic.store.notify`). Rules: ``docs/notifications.md``.
+
+Untrusted text (job, test, branch, workflow names, log lines, cluster titles) is escaped by
+the templates (:mod:`cimedic.model.escape`); every link is built here from the provider's web
+base URL (``web_base``) and ids (:func:`cimedic.model.escape.run_link`), never taken from a
+payload's ``html_url``.
+
+New failure clusters are selected by when they were stored (ingested), not by when the
+failure happened, so a failure ingested late (after the pass that covered its time) is still
+notified, once (its ``new_cluster:<id>`` key dedups it).
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ from typing import TYPE_CHECKING
 from cimedic.analysis.health import is_change
 from cimedic.analysis.notify_policy import build_digest, digest_due, digest_selection, plan, render
 from cimedic.inputs.templates import NotifyTemplates, load_templates
+from cimedic.model.escape import GITHUB_WEB, run_link
 from cimedic.model.notify import (
     EventKind,
     HealthState,
@@ -35,11 +45,13 @@ from cimedic.services.health import current_health
 
 if TYPE_CHECKING:
     from cimedic.actions.notify import Notifier
+    from cimedic.model.clusters import FailureCluster
     from cimedic.model.remediation import Decision
     from cimedic.store.repository import Store
 
 __all__ = [
     "FIRST_LOOKBACK",
+    "LATE_INGEST_HORIZON",
     "collect_events",
     "current_health",
     "load_actions",
@@ -49,6 +61,12 @@ __all__ = [
 
 FIRST_LOOKBACK = timedelta(hours=24)
 """Window of the first pass (no earlier pass recorded): older history is not news."""
+LATE_INGEST_HORIZON = timedelta(days=7)
+"""A cluster stored since the last pass is new news unless its first failure is older than
+this before the last pass: that is a backfill of history (e.g. ``cimedic sync --since 90d``
+after the agent started), listed by ``cimedic failures`` and the reports but not notified
+one message per cluster. Product default: a week, the longest a late ingestion (pending
+logs, webhook redeliveries) takes in practice."""
 _SEVERITY = {
     HealthState.FAILING: Severity.CRITICAL,
     HealthState.DEGRADED: Severity.WARNING,
@@ -77,27 +95,58 @@ def _iso(moment: datetime | None) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else ""
 
 
-def _web(repo_urls: dict[str, str | None], repository: str) -> str:
-    return (repo_urls.get(repository) or f"https://github.com/{repository}").rstrip("/")
+def _late_clusters(store: Store, keys: Sequence[str], now: datetime) -> list[FailureCluster]:
+    """The clusters of ``keys`` (stored since the last pass, without a failure in its window),
+    each over its whole history."""
+    from cimedic.services.failures import ClusterNotFound, cluster_detail
+
+    out: list[FailureCluster] = []
+    for key in keys:
+        try:
+            out.append(cluster_detail(store, key, now=now, occurrences=1).cluster)
+        except ClusterNotFound:  # removed by a concurrent re-clustering
+            continue
+    return out
 
 
 def collect_events(
-    store: Store, since: datetime, now: datetime, *, thresholds: HealthThresholds | None = None
+    store: Store,
+    since: datetime,
+    now: datetime,
+    *,
+    thresholds: HealthThresholds | None = None,
+    web_base: str = GITHUB_WEB,
+    first_pass: bool = False,
 ) -> tuple[list[NotificationEvent], list[RepoHealth]]:
     """The events of ``[since, now)`` from stored data, and the current health of each
     repository (to be recorded) under ``thresholds`` (default :class:`HealthThresholds`: 24 h,
-    0.2). Reads only."""
+    0.2). Reads only.
+
+    New failure clusters: those stored (ingested) in ``[since, now)`` (see
+    :data:`LATE_INGEST_HORIZON`; on the ``first_pass`` only those first seen since ``since``)
+    and those first seen in it; recurrences: known clusters with a failure in it. Links are
+    built from ``web_base`` (the provider's web base URL, e.g. ``https://github.com`` or the
+    GitHub Enterprise host: :func:`cimedic.model.escape.web_base_of`) and the run ids."""
     from cimedic.services.failures import list_clusters
     from cimedic.store import notify as db
     from cimedic.store.flaky import load_findings
 
-    repo_urls = {r.full_name: r.html_url for r in store.repositories()}
+    def actions_page(repository: str) -> str | None:
+        return run_link(web_base, repository)
+
     events: list[NotificationEvent] = []
     clusters = list_clusters(store, since=since, now=now, top=10_000).clusters
-    for c in clusters:
+    stored = db.clusters_stored_between(store, since, now)
+    ingested, shown = set(stored), {c.id for c in clusters}
+    late = _late_clusters(store, [k for k in stored if k not in shown], now)
+    oldest = since if first_pass else since - LATE_INGEST_HORIZON
+    for c in (*clusters, *late):
+        stored_now = c.id in ingested and c.first_seen is not None and c.first_seen >= oldest
+        if c.id not in shown and not stored_now:
+            continue  # history being backfilled: not news
         ex = c.examples[0] if c.examples else None
         repo = ex.repository if ex else (c.repositories[0] if c.repositories else None)
-        url = ex.url if ex and ex.url else (f"{_web(repo_urls, repo)}/actions" if repo else None)
+        url = run_link(web_base, ex.repository, ex.run_id) if ex else (actions_page(repo) if repo else None)
         facts = (
             ("cluster_id", c.id),
             ("short_id", c.id[:8]),
@@ -110,7 +159,7 @@ def collect_events(
             ("first_seen", _iso(c.first_seen)),
             ("last_seen", _iso(c.last_seen)),
         )
-        if c.new:
+        if c.new or stored_now:
             events.append(
                 NotificationEvent(
                     kind=EventKind.NEW_CLUSTER,
@@ -153,7 +202,7 @@ def collect_events(
                 dedup_key=f"health:{h.repository}:{now.strftime('%Y-%m-%dT%H:%M')}:{h.state.value}",
                 repository=h.repository,
                 title=f"{h.repository} is {h.state.value}" + (f" (was {before.value})" if before else ""),
-                url=f"{_web(repo_urls, h.repository)}/actions",
+                url=actions_page(h.repository),
                 severity=_SEVERITY.get(h.state, Severity.INFO),
                 occurred_at=now,
                 facts=(
@@ -179,7 +228,7 @@ def collect_events(
                 dedup_key=f"flaky:{f.repository}:{f.subject}:{f.variant}",
                 repository=f.repository,
                 title=f"Flaky test: {name}",
-                url=f"{_web(repo_urls, f.repository)}/actions",
+                url=actions_page(f.repository),
                 occurred_at=f.last_seen or now,
                 facts=(
                     ("test", f.subject),
@@ -205,7 +254,7 @@ def collect_events(
                 dedup_key=f"action:{d.repository}:{d.run_id}:{d.run_attempt}:{d.action}",
                 repository=d.repository,
                 title=f"cimedic re-ran the failed jobs of run {d.run_id} ({d.workflow_name or 'workflow'})",
-                url=f"{_web(repo_urls, d.repository)}/actions/runs/{d.run_id}",
+                url=run_link(web_base, d.repository, d.run_id),
                 severity=Severity.INFO,
                 occurred_at=d.decided_at,
                 facts=(
@@ -224,13 +273,34 @@ def collect_events(
     return events, healths
 
 
-def _render(templates: NotifyTemplates, event: NotificationEvent) -> Notification:
-    return render(event, templates.render_event(event))
+def _redacted(event: NotificationEvent, redactor: Callable[[str], str]) -> NotificationEvent:
+    """``event`` with its title, body and facts redacted: before rendering, because the
+    templates escape values as Markdown (``ghp_x`` becomes ``ghp\\_x``), which the secret
+    patterns would no longer recognise."""
+    return event.model_copy(
+        update={
+            "title": redactor(event.title),
+            "body": redactor(event.body),
+            "facts": tuple((name, redactor(value)) for name, value in event.facts),
+        }
+    )
 
 
-def _digest(templates: NotifyTemplates, events: Sequence[NotificationEvent], now: datetime) -> Notification:
-    shown, more = digest_selection(events)
-    return build_digest(events, now, templates.render_digest(shown, more=more))
+def _render(
+    templates: NotifyTemplates, event: NotificationEvent, redactor: Callable[[str], str]
+) -> Notification:
+    return render(clean := _redacted(event, redactor), templates.render_event(clean))
+
+
+def _digest(
+    templates: NotifyTemplates,
+    events: Sequence[NotificationEvent],
+    now: datetime,
+    redactor: Callable[[str], str],
+) -> Notification:
+    clean = [_redacted(e, redactor) for e in events]
+    shown, more = digest_selection(clean)
+    return build_digest(clean, now, templates.render_digest(shown, more=more))
 
 
 def _clean(n: Notification, redactor: Callable[[str], str]) -> Notification:
@@ -259,6 +329,7 @@ def notify_pending(
     redactor: Callable[[str], str] = redact_text,
     thresholds: HealthThresholds | None = None,
     templates: NotifyTemplates | None = None,
+    web_base: str = GITHUB_WEB,
 ) -> NotifyOutcome:
     """One pass at ``now`` (aware UTC, default the current time): events since the last pass
     (the first pass looks :data:`FIRST_LOOKBACK` back), dedup, digest, quiet hours, delivery.
@@ -267,8 +338,10 @@ def notify_pending(
 
     Texts come from ``templates`` (default: the bundled ones; :func:`cimedic.inputs.templates.load_templates`
     with the ``notify_templates_dir`` setting); a user template that fails to render is logged
-    and the bundled one used. Every notification's title and body go through ``redactor``
-    after rendering and before any sender sees them.
+    and the bundled one used. Every event's texts go through ``redactor`` before rendering
+    (the templates escape them, which would hide a secret from its pattern) and every
+    notification's title and body again after rendering, before any sender sees them. Links point at ``web_base`` (the
+    provider's web base URL; :func:`cimedic.model.escape.web_base_of` of ``github_api_url``).
     With ``dry_run`` nothing is sent nor written (the notifications are returned). A failed
     delivery is logged with status ``failed`` and not retried. SQLAlchemy errors propagate.
     """
@@ -278,13 +351,16 @@ def notify_pending(
     now = now or datetime.now(UTC)
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
-    since = db.last_pass_at(store) or now - FIRST_LOOKBACK
-    events, healths = collect_events(store, since, now, thresholds=thresholds)
+    last = db.last_pass_at(store)
+    since = last or now - FIRST_LOOKBACK
+    events, healths = collect_events(
+        store, since, now, thresholds=thresholds, web_base=web_base, first_pass=last is None
+    )
     decided = plan(events, db.known_keys(store, (e.dedup_key for e in events)), now, quiet)
     out: list[Notification] = []
     sent = failed = 0
     for e in decided.send:
-        n = _clean(_render(templates, e), redactor)
+        n = _clean(_render(templates, e, redactor), redactor)
         out.append(n)
         if dry_run:
             continue
@@ -297,7 +373,7 @@ def notify_pending(
     pending += [e for e in decided.digest if e.dedup_key not in pending_keys]
     digests = 0
     if digest_due(now, None if dry_run else db.last_digest_at(store), len(pending), quiet):
-        d = _clean(_digest(templates, pending, now), redactor)
+        d = _clean(_digest(templates, pending, now, redactor), redactor)
         out.append(d)
         digests = 1
     if not dry_run:

@@ -4,15 +4,21 @@
 current and the previous period, failure clusters, flaky verdict changes, anomalies, actions,
 health); :func:`render_markdown` and :func:`render_html` only format it. Definitions:
 ``docs/reports.md``.
+
+Names, titles and lines in a report come from logs and payloads: the renderers escape them
+(:mod:`cimedic.model.escape`: inert Markdown text, HTML by markupsafe, chat mentions
+neutralised), and every link is built from the provider's web base URL and the run id
+(``web_base``), never a payload's ``html_url``; a link that is not ``http(s)`` is not printed.
 """
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from cimedic.model.escape import GITHUB_WEB, http_link, markdown, run_link
+from cimedic.model.escape import html as html_text
 from cimedic.model.history import HistoryFilter
 from cimedic.model.metrics import PipelineStats
 from cimedic.model.notify import HealthThresholds
@@ -130,11 +136,13 @@ def build_report(
     *,
     deployment_patterns: tuple[str, ...] = (),
     thresholds: HealthThresholds | None = None,
+    web_base: str = GITHUB_WEB,
 ) -> Report:
     """The report of the period ending at ``now`` (aware UTC, default the current time):
     ``daily`` = the last 24 h, ``weekly`` = the last 7 days, compared with the period before.
     The health section uses ``thresholds`` (default :class:`HealthThresholds`: 24 h, 0.2; the
-    ``health_*`` settings).
+    ``health_*`` settings). A cluster's link is its example run's page under ``web_base``
+    (the provider's web base URL: :func:`cimedic.model.escape.web_base_of`).
 
     Raises ``ValueError`` for another period; SQLAlchemy errors propagate.
     """
@@ -163,7 +171,7 @@ def build_report(
             category=c.category,
             occurrences=c.occurrences,
             new=c.new,
-            url=c.examples[0].url if c.examples else None,
+            url=run_link(web_base, c.examples[0].repository, c.examples[0].run_id) if c.examples else None,
         )
         for c in clusters[:TOP_CLUSTERS]
     )
@@ -284,8 +292,10 @@ def _findings_lines(r: Report, e: Callable[[str], str]) -> list[str]:
 def render_markdown(r: Report) -> str:
     """The report as Markdown (sections: Summary, Failure clusters, Flaky tests, Anomalies,
     Findings (every analyzer, plug-ins included), Actions, Health, and Narrative when one was
-    kept)."""
-    scope = f" of {r.repository}" if r.repository else ""
+    kept). Stored names and texts are escaped (:func:`cimedic.model.escape.markdown`); a
+    cluster's link is printed only when it is an ``http(s)`` URL."""
+    m = markdown
+    scope = f" of {m(r.repository)}" if r.repository else ""
     out = [
         f"# cimedic {r.period.value} report{scope}",
         "",
@@ -300,30 +310,32 @@ def render_markdown(r: Report) -> str:
     if r.clusters:
         out += [f"{r.new_clusters} new, {r.recurring_clusters} recurring.", ""]
         for c in r.clusters:
-            link = f" ([run]({c.url}))" if c.url else ""
+            url = http_link(c.url)
+            link = f" ([run]({url}))" if url else ""
             out.append(
-                f"- {'**new** ' if c.new else ''}{c.title} ({c.category}): {c.occurrences} occurrences{link}"
+                f"- {'**new** ' if c.new else ''}{m(c.title)} ({m(c.category)}): {c.occurrences} occurrences{link}"
             )
     else:
         out.append("No failure cluster in the period.")
     out += ["", "## Flaky tests", ""]
-    out += [f"- {f.status}: {f.subject} ({f.kind}, {f.repository})" for f in r.flaky] or [
+    out += [f"- {f.status}: {m(f.subject)} ({m(f.kind)}, {m(f.repository)})" for f in r.flaky] or [
         "No flaky verdict changed."
     ]
     out += ["", "## Anomalies", ""]
-    out += [f"- {a.kind} {a.scope}: {a.summary}{' (ongoing)' if a.ongoing else ''}" for a in r.anomalies] or [
-        "No anomaly."
-    ]
+    out += [
+        f"- {m(a.kind)} {m(a.scope)}: {m(a.summary)}{' (ongoing)' if a.ongoing else ''}" for a in r.anomalies
+    ] or ["No anomaly."]
     out += ["", "## Findings", ""]
+    # analyzers' titles and counts are written by code, not read from logs: printed as given
     out += _findings_lines(r, lambda text: text) or ["No findings summary."]
     out += ["", "## Actions", ""]
     if not r.actions:
         out.append(
             "No actions." if r.actions_available else "No actions (the action audit is not available)."
         )
-    out += [f"- {a.at:%Y-%m-%d %H:%M} {a.kind} {a.target}: {a.status}" for a in r.actions if a.at]
+    out += [f"- {a.at:%Y-%m-%d %H:%M} {m(a.kind)} {m(a.target)}: {m(a.status)}" for a in r.actions if a.at]
     out += ["", "## Health", ""]
-    out += [f"- {h.repository}: **{h.state.value}** ({h.reason})" for h in r.health] or [
+    out += [f"- {m(h.repository)}: **{h.state.value}** ({m(h.reason)})" for h in r.health] or [
         "No default-branch run in the health window."
     ]
     return "\n".join(out) + "\n"
@@ -364,8 +376,10 @@ def _chart(r: Report) -> str:
 
 def render_html(r: Report) -> str:
     """The report as one self-contained HTML page: the Markdown sections as HTML tables and
-    lists, plus a chart (matplotlib Agg, inline base64 PNG)."""
-    e = html.escape
+    lists, plus a chart (matplotlib Agg, inline base64 PNG). Stored names and texts are
+    escaped (:func:`cimedic.model.escape.html`); a cluster's link is printed only when it is an
+    ``http(s)`` URL."""
+    e = html_text
     scope = f" of {e(r.repository)}" if r.repository else ""
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
@@ -397,7 +411,7 @@ def render_html(r: Report) -> str:
         "Failure clusters",
         [
             f"{'<b>new</b> ' if c.new else ''}{e(c.title)} ({e(c.category)}): {c.occurrences} occurrences"
-            + (f" (<a href='{e(c.url)}'>run</a>)" if c.url else "")
+            + (f" (<a href='{e(url)}'>run</a>)" if (url := http_link(c.url)) else "")
             for c in r.clusters
         ],
         "No failure cluster in the period.",

@@ -8,13 +8,18 @@ with the same id is a no-op), so the endpoint answers well within the provider's
 for < 1 s; GitHub docs "Best practices for using webhooks": respond within 10 seconds, process
 asynchronously, use the delivery id to guard against duplicates). Processing
 (:class:`DeliveryWorker`) maps stored deliveries into runs and jobs with the same receiver,
-fetches the logs of failed jobs and diagnoses them; a delivery that cannot be mapped is marked
-``failed`` with the reason, and ``cimedic reprocess`` retries it. Raw deliveries are stored with
-the source ``<provider id>-webhook``.
+fetches the logs of failed jobs and diagnoses them. Every delivery is processed in isolation: any
+exception (a malformed body, a ``DataError`` of the database, a bug) marks that delivery
+``failed`` with the reason, logs it and goes on with the next one. A failed delivery is tried
+again with back-off (``min(2**tries minutes, 1 h)``) and dead-lettered (status ``dead``) after
+:data:`~cimedic.store.pipeline.MAX_TRIES` tries; ``cimedic reprocess`` retries failed ones at
+once and ``cimedic reprocess --failed`` lists the dead ones and retries them once. Raw deliveries
+are stored with the source ``<provider id>-webhook``.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -22,12 +27,15 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from cimedic.model import RunAttempt, Status, WorkflowRun
-from cimedic.model.providers import CIProvider, WebhookError, WebhookReceiver, WebhookRejected
+from cimedic.model.providers import CIProvider, WebhookReceiver, WebhookRejected
+from cimedic.store.base import now_utc
 from cimedic.store.repository import Store
 
 if TYPE_CHECKING:
     from cimedic.analysis.diagnosis import Diagnoser
     from cimedic.model.events import WebhookEvent
+
+log = logging.getLogger(__name__)
 
 
 def source_of(provider: str) -> str:
@@ -70,10 +78,12 @@ def receive(store: Store, receiver: WebhookReceiver, headers: Mapping[str, str],
 
 @dataclass
 class ProcessReport:
-    """Deliveries processed (done / failed with reasons) and logs fetched."""
+    """Deliveries processed (done / failed with reasons; ``dead``: those of the failed that
+    reached the last try) and logs fetched."""
 
     done: int = 0
     failed: int = 0
+    dead: int = 0
     logs_fetched: int = 0
     problems: list[str] = field(default_factory=list)
 
@@ -126,32 +136,48 @@ def process_pending(
     *,
     providers: Mapping[str, CIProvider] | None = None,
     diagnoser: Diagnoser | None = None,
-    statuses: tuple[str, ...] = ("pending",),
+    statuses: tuple[str, ...] = ("pending", "failed"),
     since: datetime | None = None,
     log_max_bytes: int = 20 * 1024 * 1024,
+    due_only: bool = True,
 ) -> ProcessReport:
     """Process stored deliveries in ``statuses`` (oldest first) of every provider in
     ``receivers`` (provider id → receiver); fetch and diagnose failed-job logs through
     ``providers`` (provider id → client; a provider without one leaves its logs pending for
-    ``watch``/``sync``)."""
+    ``watch``/``sync``).
+
+    Each delivery is processed on its own: whatever it raises (``WebhookError``, a database
+    ``DataError``, ``RecursionError`` ...) marks it ``failed`` with the reason (logged at WARNING,
+    listed in the report's ``problems``), to be tried again after the back-off of
+    :meth:`~cimedic.store.pipeline.PipelineMixin.fail_raw_event`, or ``dead`` after the last try;
+    the next delivery is processed all the same. With ``due_only`` (the worker), ``failed``
+    deliveries are taken only when their next try is due; without (``cimedic reprocess``), at
+    once. Never raises for a delivery; a broken store still raises."""
     report = ProcessReport()
     repos_with_failures: set[tuple[str, str]] = set()
+    due_at = now_utc() if due_only else None
     for provider, receiver in receivers.items():
-        seen: set[int] = set()
+        after_id = 0
         while True:
-            batch = store.raw_events(status=statuses, source=source_of(provider), since=since, limit=500)
-            batch = [raw for raw in batch if raw.id not in seen]
+            batch = store.raw_events(
+                status=statuses,
+                source=source_of(provider),
+                since=since,
+                limit=500,
+                after_id=after_id,
+                due_at=due_at,
+            )
             if not batch:
                 break
             for raw in batch:
-                seen.add(raw.id)
+                after_id = raw.id
                 try:
                     ev = receiver.parse(raw.event, raw.payload)
                     repo, failed_job = apply_event(store, ev)
-                except (WebhookError, ValueError) as exc:
-                    store.mark_raw_event(raw.id, "failed", f"delivery {raw.key} ({raw.event}): {exc}")
-                    report.failed += 1
-                    report.problems.append(f"delivery {raw.key} ({raw.event}): {exc}")
+                except Exception as exc:  # isolation: one delivery never stops the others
+                    _record_failure(
+                        store, raw.id, f"delivery {raw.key} ({raw.event}): {_describe(exc)}", report
+                    )
                     continue
                 store.mark_raw_event(raw.id, "done")
                 report.done += 1
@@ -170,6 +196,28 @@ def process_pending(
             report.logs_fetched += sub.logs_fetched
             report.problems.extend(sub.problems)
     return report
+
+
+def _describe(exc: BaseException) -> str:
+    """One line for a failure reason: the exception's type (unless it is a ``ValueError``, which
+    the parsers raise with a full message) and its message, cut to 500 characters (a database
+    error quotes the whole statement and its parameters)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if len(text) > 500:
+        text = text[:497] + "..."
+    return text if isinstance(exc, ValueError) else f"{type(exc).__name__}: {text}"
+
+
+def _record_failure(store: Store, raw_id: int, reason: str, report: ProcessReport) -> None:
+    state = store.fail_raw_event(raw_id, reason)
+    report.failed += 1
+    if state.status == "dead":
+        report.dead += 1
+        log.warning("webhook %s; dead-lettered after %d tries", reason, state.tries)
+        report.problems.append(f"{reason} (dead-lettered after {state.tries} tries)")
+    else:
+        log.warning("webhook %s; try %d failed, next at %s", reason, state.tries, state.next_attempt_at)
+        report.problems.append(reason)
 
 
 class DeliveryWorker:

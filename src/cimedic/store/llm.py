@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     from cimedic.store.base import StoreBase
 
 __all__ = [
+    "MAX_JOB_ID",
     "cluster_of_job",
     "failed_jobs_in_order",
     "get_explanation",
@@ -24,6 +26,11 @@ __all__ = [
     "resolve_jobs",
     "save_explanation",
 ]
+
+MAX_JOB_ID = 2**63 - 1
+"""The largest store job id (the ``BIGINT``/SQLite ``INTEGER`` maximum); store ids start at 1."""
+_PROVIDER_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+"""A provider run or job id: 1 to 64 characters (the ``provider_id`` columns are ``String(64)``)."""
 
 
 def record_usage(store: StoreBase, record: UsageRecord) -> None:
@@ -125,8 +132,12 @@ def job_cluster_map(store: StoreBase) -> dict[int, str]:
 
 
 def job_repository(store: StoreBase, job_id: int) -> str | None:
-    """``owner/name`` of the repository of a stored job; None when the job is unknown."""
+    """``owner/name`` of the repository of a stored job; None when the job is unknown (as any
+    ``job_id`` outside 1..:data:`MAX_JOB_ID` is)."""
     from cimedic.store import schema as t
+
+    if not 1 <= job_id <= MAX_JOB_ID:
+        return None
 
     q = (
         select(t.repositories.c.full_name)
@@ -141,26 +152,36 @@ def job_repository(store: StoreBase, job_id: int) -> str | None:
 def resolve_jobs(store: StoreBase, target: str) -> list[int]:
     """Store job ids of ``target``: ``<store job id>``, ``run:<provider run id>`` (the failed jobs
     of every attempt of that run, oldest first) or ``job:<provider job id>``; a bare number
-    that is no store job id is tried as a provider job id. Empty when nothing matches."""
+    that is no store job id is tried as a provider job id. Empty when nothing matches.
+
+    Raises ``ValueError`` naming the accepted forms for a bare number outside
+    1..:data:`MAX_JOB_ID` or a provider id that is not 1 to 64 of ``A-Z a-z 0-9 . _ : -``."""
     from cimedic.store import schema as t
 
+    kind, _, rest = target.partition(":") if target.startswith(("run:", "job:")) else ("", "", target)
+    if re.fullmatch(r"[0-9]+", target) and not 1 <= int(target) <= MAX_JOB_ID:
+        raise ValueError(f"invalid job id {target!r}: a store job id is between 1 and {MAX_JOB_ID}")
+    if not _PROVIDER_ID.fullmatch(rest):
+        raise ValueError(
+            f"invalid target {target!r}: expected a store job id (1..{MAX_JOB_ID}), 'run:<provider run id>' "
+            "or 'job:<provider job id>' (provider ids: 1 to 64 of A-Z a-z 0-9 . _ : -)"
+        )
     j = t.jobs
     failed = j.c.conclusion.in_(("failure", "timed_out", "startup_failure"))
     with store.engine.connect() as conn:
-        if target.startswith("run:"):
+        if kind == "run":
             q = (
                 select(j.c.id)
                 .join(t.workflow_runs, t.workflow_runs.c.id == j.c.run_id)
-                .where(t.workflow_runs.c.provider_id == target[4:], failed)
+                .where(t.workflow_runs.c.provider_id == rest, failed)
                 .order_by(j.c.run_attempt, j.c.id)
             )
             return [int(r[0]) for r in conn.execute(q)]
-        provider = target[4:] if target.startswith("job:") else target
-        if not target.startswith("job:") and target.isdigit():
-            hit = conn.execute(select(j.c.id).where(j.c.id == int(target))).scalar_one_or_none()
+        if not kind and rest.isdigit():
+            hit = conn.execute(select(j.c.id).where(j.c.id == int(rest))).scalar_one_or_none()
             if hit is not None:
                 return [int(hit)]
-        rows = conn.execute(select(j.c.id).where(j.c.provider_id == provider).order_by(j.c.id)).all()
+        rows = conn.execute(select(j.c.id).where(j.c.provider_id == rest).order_by(j.c.id)).all()
         return [int(r[0]) for r in rows]
 
 

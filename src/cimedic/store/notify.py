@@ -14,10 +14,12 @@ from sqlalchemy import func, select, update
 from cimedic.model.notify import HealthState, Notification, NotificationEvent, RepoHealth
 from cimedic.store import schema as t
 from cimedic.store.base import StoreBase, from_db, to_db
+from cimedic.store.schema_clusters import failure_clusters
 from cimedic.store.schema_notify import notification_log, notify_digest, notify_passes, repo_health
 
 __all__ = [
     "LogEntry",
+    "clusters_stored_between",
     "health_states",
     "known_keys",
     "last_digest_at",
@@ -221,3 +223,18 @@ def record_pass(store: StoreBase, now: datetime, *, digest_sent: bool) -> None:
     """Record one ``notify`` pass at ``now``."""
     with store.engine.begin() as conn:
         conn.execute(notify_passes.insert().values(ran_at=to_db(now), digest_sent=int(digest_sent)))
+
+
+def clusters_stored_between(store: StoreBase, since: datetime, until: datetime) -> list[str]:
+    """Ids (16 hex) of the failure clusters whose row was stored in ``[since, until)`` (aware
+    UTC; ``failure_clusters.created_at``: when the cluster's founding failure was ingested, or
+    when a re-clustering created it), oldest first. The time of ingestion, not of the failure:
+    a failure that happened before ``since`` but was stored after it is found here."""
+    fc = failure_clusters
+    q = (
+        select(fc.c.key)
+        .where(fc.c.created_at >= to_db(since), fc.c.created_at < to_db(until))
+        .order_by(fc.c.created_at, fc.c.id)
+    )
+    with store.engine.connect() as conn:
+        return [str(k) for k in conn.execute(q).scalars()]

@@ -6,9 +6,9 @@ from __future__ import annotations
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 
 from cimedic.store import schema as t
 from cimedic.store.base import StoreBase, from_db, now_utc, to_db
@@ -27,6 +27,38 @@ class RawEvent:
     status: str
     attempts: int
     meta: dict[str, str] | None = None
+    error: str | None = None
+    next_attempt_at: datetime | None = None
+
+
+MAX_TRIES = 5
+"""Failed processing tries after which a raw event is dead-lettered (status ``dead``)."""
+
+ERROR_MAX_CHARS = 2000
+"""Longest failure reason stored (characters); NUL characters are replaced (PostgreSQL text
+cannot hold them)."""
+
+
+def retry_delay(tries: int) -> timedelta:
+    """Back-off before the next try after ``tries`` failed ones: ``min(2**tries minutes, 1 h)``."""
+    return timedelta(minutes=min(2 ** min(tries, 6), 60))
+
+
+def _reason(error: str | None) -> str | None:
+    if error is None:
+        return None
+    text = error.replace("\x00", "\\x00")
+    return text if len(text) <= ERROR_MAX_CHARS else text[: ERROR_MAX_CHARS - 3] + "..."
+
+
+@dataclass(frozen=True, slots=True)
+class RawEventFailure:
+    """The state of a raw event after a failed try: ``failed`` or ``dead``, tries so far, and
+    when the next try is due (aware UTC; ``None`` once dead)."""
+
+    status: str
+    tries: int
+    next_attempt_at: datetime | None
 
 
 class PipelineMixin(StoreBase):
@@ -67,14 +99,26 @@ class PipelineMixin(StoreBase):
         since: datetime | None = None,
         source: str | None = None,
         limit: int = 1000,
+        after_id: int = 0,
+        due_at: datetime | None = None,
     ) -> list[RawEvent]:
-        """Raw payloads in the given processing states, oldest first."""
+        """Raw payloads in the given processing states (``pending``, ``done``, ``failed``,
+        ``dead``), oldest first, with ids above ``after_id`` (paging). With ``due_at`` (aware
+        UTC), ``failed`` ones only when their next try is due by then (see :meth:`fail_raw_event`)."""
         q = (
             select(t.raw_events)
-            .where(t.raw_events.c.status.in_(list(status)))
+            .where(t.raw_events.c.status.in_(list(status)), t.raw_events.c.id > after_id)
             .order_by(t.raw_events.c.id)
             .limit(limit)
         )
+        if due_at is not None:
+            q = q.where(
+                or_(
+                    t.raw_events.c.status != "failed",
+                    t.raw_events.c.next_attempt_at.is_(None),
+                    t.raw_events.c.next_attempt_at <= to_db(due_at),
+                )
+            )
         if since is not None:
             q = q.where(t.raw_events.c.received_at >= to_db(since))
         if source is not None:
@@ -92,23 +136,57 @@ class PipelineMixin(StoreBase):
                 status=r.status,
                 attempts=r.attempts,
                 meta=r.meta,
+                error=r.error,
+                next_attempt_at=from_db(r.next_attempt_at),
             )
             for r in rows
         ]
 
     def mark_raw_event(self, raw_id: int, status: str, error: str | None = None) -> None:
-        """Set the processing status (``done`` or ``failed`` with the error) and count the attempt."""
+        """Set the processing status (``done`` or ``failed`` with the error) and count the attempt.
+        The error is stored without NUL characters and cut to :data:`ERROR_MAX_CHARS`."""
         with self.engine.begin() as conn:
             conn.execute(
                 update(t.raw_events)
                 .where(t.raw_events.c.id == raw_id)
                 .values(
                     status=status,
-                    error=error,
+                    error=_reason(error),
                     attempts=t.raw_events.c.attempts + 1,
+                    next_attempt_at=None,
                     processed_at=to_db(now_utc()),
                 )
             )
+
+    def fail_raw_event(
+        self, raw_id: int, error: str, *, now: datetime | None = None, max_tries: int = MAX_TRIES
+    ) -> RawEventFailure:
+        """Record a failed try with its reason: ``attempts`` (the tries) grows by one; below
+        ``max_tries`` the status is ``failed`` and the next try is due ``now`` (aware UTC) +
+        :func:`retry_delay`; at ``max_tries`` or more it is ``dead`` (dead-lettered: only
+        ``cimedic reprocess --failed`` tries it again). Raises ``KeyError`` for an unknown id."""
+        at = now or now_utc()
+        with self.engine.begin() as conn:
+            tries = conn.execute(
+                select(t.raw_events.c.attempts).where(t.raw_events.c.id == raw_id)
+            ).scalar_one_or_none()
+            if tries is None:
+                raise KeyError(raw_id)
+            tries = int(tries) + 1
+            dead = tries >= max_tries
+            next_at = None if dead else at + retry_delay(tries)
+            conn.execute(
+                update(t.raw_events)
+                .where(t.raw_events.c.id == raw_id)
+                .values(
+                    status="dead" if dead else "failed",
+                    error=_reason(error),
+                    attempts=tries,
+                    next_attempt_at=to_db(next_at) if next_at else None,
+                    processed_at=to_db(at),
+                )
+            )
+        return RawEventFailure("dead" if dead else "failed", tries, next_at)
 
     # ------------------------------------------------------------------ ETags (for conditional polling)
     def etag_get(self, url: str) -> str | None:

@@ -3,7 +3,9 @@
 Times are stored as timezone-naive UTC ``DateTime`` (SQLite has no time zones; the
 repository converts to aware UTC on the way out). Durations are seconds (``Float``), sizes
 bytes. Provider ids are strings (GitHub's are 64-bit integers; other providers use strings).
-Every natural key has a unique constraint so that ingest is an idempotent upsert.
+Every natural key has a unique constraint so that ingest is an idempotent upsert. Text that
+comes from a provider's payload (names, branches, refs, actors, URLs) is ``Text``: no length
+limit on either backend, so SQLite and PostgreSQL accept the same data (migration 0011).
 """
 
 from __future__ import annotations
@@ -40,8 +42,8 @@ repositories = Table(
     Column("provider", String(16), nullable=False),
     Column("full_name", String(255), nullable=False),
     Column("provider_id", String(64)),
-    Column("default_branch", String(255)),
-    Column("html_url", String(1024)),
+    Column("default_branch", Text),
+    Column("html_url", Text),
     UniqueConstraint("provider", "full_name", name="uq_repositories_provider_full_name"),
 )
 
@@ -51,8 +53,8 @@ workflows = Table(
     Column("id", Integer, primary_key=True),
     Column("repo_id", ForeignKey("repositories.id", ondelete="CASCADE"), nullable=False),
     Column("provider_id", String(64), nullable=False),
-    Column("name", String(255), nullable=False),
-    Column("path", String(1024)),
+    Column("name", Text, nullable=False),
+    Column("path", Text),
     Column("state", String(32)),
     UniqueConstraint("repo_id", "provider_id", name="uq_workflows_repo_provider_id"),
 )
@@ -64,7 +66,7 @@ commits = Table(
     Column("repo_id", ForeignKey("repositories.id", ondelete="CASCADE"), nullable=False),
     Column("sha", String(64), nullable=False),
     Column("message", Text),
-    Column("author", String(255)),
+    Column("author", Text),
     Column("timestamp", DateTime),
     UniqueConstraint("repo_id", "sha", name="uq_commits_repo_sha"),
 )
@@ -76,23 +78,23 @@ workflow_runs = Table(
     Column("repo_id", ForeignKey("repositories.id", ondelete="CASCADE"), nullable=False),
     Column("workflow_id", ForeignKey("workflows.id", ondelete="SET NULL")),
     Column("provider_id", String(64), nullable=False),
-    Column("workflow_name", String(255)),
-    Column("workflow_path", String(1024)),
+    Column("workflow_name", Text),
+    Column("workflow_path", Text),
     Column("run_number", Integer),
     Column("run_attempt", Integer, nullable=False, default=1),
-    Column("name", String(1024)),
+    Column("name", Text),
     Column("display_title", Text),
-    Column("event", String(64)),
-    Column("branch", String(255)),
+    Column("event", Text),
+    Column("branch", Text),
     Column("head_sha", String(64), nullable=False),
-    Column("actor", String(255)),
+    Column("actor", Text),
     Column("status", String(32), nullable=False),
     Column("conclusion", String(32)),
     Column("created_at", DateTime),
     Column("run_started_at", DateTime),
     Column("updated_at", DateTime),
     Column("duration_s", Float),
-    Column("html_url", String(1024)),
+    Column("html_url", Text),
     UniqueConstraint("repo_id", "provider_id", name="uq_workflow_runs_repo_provider_id"),
     Index("ix_workflow_runs_repo_created", "repo_id", "created_at"),
     Index("ix_workflow_runs_created", "created_at"),
@@ -105,10 +107,10 @@ pull_requests = Table(
     Column("id", Integer, primary_key=True),
     Column("run_id", ForeignKey("workflow_runs.id", ondelete="CASCADE"), nullable=False),
     Column("number", Integer, nullable=False),
-    Column("head_ref", String(255)),
+    Column("head_ref", Text),
     Column("head_sha", String(64)),
-    Column("base_ref", String(255)),
-    Column("url", String(1024)),
+    Column("base_ref", Text),
+    Column("url", Text),
     UniqueConstraint("run_id", "number", name="uq_pull_requests_run_number"),
 )
 
@@ -122,7 +124,7 @@ run_attempts = Table(
     Column("conclusion", String(32)),
     Column("started_at", DateTime),
     Column("updated_at", DateTime),
-    Column("actor", String(255)),
+    Column("actor", Text),
     UniqueConstraint("run_id", "attempt", name="uq_run_attempts_run_attempt"),
 )
 
@@ -134,10 +136,10 @@ jobs = Table(
     Column("run_id", ForeignKey("workflow_runs.id", ondelete="CASCADE"), nullable=False),
     Column("provider_id", String(64), nullable=False),
     Column("run_attempt", Integer, nullable=False, default=1),
-    Column("name", String(1024), nullable=False),
-    Column("workflow_name", String(255)),
+    Column("name", Text, nullable=False),
+    Column("workflow_name", Text),
     Column("head_sha", String(64)),
-    Column("head_branch", String(255)),
+    Column("head_branch", Text),
     Column("status", String(32), nullable=False),
     Column("conclusion", String(32)),
     Column("created_at", DateTime),
@@ -145,10 +147,10 @@ jobs = Table(
     Column("completed_at", DateTime),
     Column("queue_s", Float),
     Column("duration_s", Float),
-    Column("runner_name", String(255)),
-    Column("runner_group", String(255)),
+    Column("runner_name", Text),
+    Column("runner_group", Text),
     Column("labels", JSON),
-    Column("html_url", String(1024)),
+    Column("html_url", Text),
     # pipeline state of the failed-job log: none | pending | stored | expired | error
     Column("log_state", String(16), nullable=False, default="none"),
     Column("log_error", Text),
@@ -164,7 +166,7 @@ steps = Table(
     Column("id", Integer, primary_key=True),
     Column("job_id", ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False),
     Column("number", Integer, nullable=False),
-    Column("name", String(1024), nullable=False),
+    Column("name", Text, nullable=False),
     Column("status", String(32), nullable=False),
     Column("conclusion", String(32)),
     Column("started_at", DateTime),
@@ -227,7 +229,7 @@ diagnoses = Table(
     Column("summary", Text),
     Column("transient", Boolean, nullable=False, default=False),
     Column("cause_id", String(255)),
-    Column("step_name", String(1024)),
+    Column("step_name", Text),
     Column("line", Integer),
     Column("engine_version", String(32), nullable=False),
     Column("analyzed_at", DateTime, nullable=False),
@@ -245,11 +247,12 @@ raw_events = Table(
     Column("received_at", DateTime, nullable=False),
     Column("payload", LargeBinary, nullable=False),  # zlib-compressed body, as received
     Column("meta", JSON),  # small typed context (repository, run id) as given by the caller
-    # processing status: pending | done | failed
+    # processing status: pending | done | failed (tried again later) | dead (dead-lettered)
     Column("status", String(16), nullable=False, default="pending"),
     Column("error", Text),
-    Column("attempts", Integer, nullable=False, default=0),
+    Column("attempts", Integer, nullable=False, default=0),  # processing tries
     Column("processed_at", DateTime),
+    Column("next_attempt_at", DateTime),  # when a failed one is tried again (back-off)
     UniqueConstraint("source", "key", name="uq_raw_events_source_key"),
     Index("ix_raw_events_status", "status"),
 )

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
+    Text,
     UniqueConstraint,
 )
 
@@ -37,10 +38,10 @@ anomaly_findings = Table(
     Column("finding_key", String(64), nullable=False),
     Column("kind", String(16), nullable=False),  # duration | queue | failure_rate
     Column("scope_level", String(16), nullable=False),  # workflow | job | step | runner
-    Column("workflow", String(255)),
-    Column("job", String(1024)),
-    Column("step", String(1024)),
-    Column("branch", String(255)),
+    Column("workflow", Text),
+    Column("job", Text),
+    Column("step", Text),
+    Column("branch", Text),
     Column("onset_at", DateTime, nullable=False),
     Column("onset_run_id", Integer, nullable=False),
     Column("relative_change", Float),
@@ -57,10 +58,10 @@ culprit_reports = Table(
     Column("id", Integer, primary_key=True),
     Column("repo_id", ForeignKey("repositories.id", ondelete="CASCADE"), nullable=False),
     Column("report_key", String(64), nullable=False),
-    Column("branch", String(255), nullable=False),
-    Column("failure_key", String(1100), nullable=False),  # cluster:<id> | sig:<signature> | job:<name>
-    Column("workflow", String(255)),
-    Column("job", String(1024), nullable=False),
+    Column("branch", Text, nullable=False),
+    Column("failure_key", Text, nullable=False),  # cluster:<id> | sig:<signature> | job:<name>
+    Column("workflow", Text),
+    Column("job", Text, nullable=False),
     Column("signature", String(64)),
     Column("cluster_id", String(64)),
     Column("first_red_run_id", Integer, nullable=False),

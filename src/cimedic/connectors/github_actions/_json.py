@@ -36,6 +36,20 @@ class InstallationToken:
 
 # --------------------------------------------------------------------------- field readers
 
+ID_MAX_CHARS = 64
+"""Longest provider id accepted (the store's ``provider_id`` columns are ``String(64)``;
+GitHub's ids are 64-bit integers, at most 20 digits)."""
+
+
+def clean_text(value: str) -> str:
+    """``value`` without NUL characters: PostgreSQL text cannot hold them (``DataError``), SQLite
+    can, so they are removed here to keep both backends alike."""
+    return value.replace("\x00", "") if "\x00" in value else value
+
+
+def _is_sha(value: str) -> bool:
+    return 0 < len(value) <= 64 and value.isprintable()
+
 
 class _Reader:
     """Typed access to one JSON object, raising :class:`MappingError` with kind, id and field."""
@@ -57,10 +71,16 @@ class _Reader:
         return MappingError(self.kind, self.obj_id, field, problem)
 
     def id(self, field: str = "id") -> str:
+        """A required id (integer or string) of at most :data:`ID_MAX_CHARS` printable characters."""
         value = self.obj.get(field)
         if isinstance(value, bool) or not isinstance(value, int | str) or value == "":
             raise self.fail(field, f"required id, got {_show(value)}")
-        return str(value)
+        text = str(value)
+        if len(text) > ID_MAX_CHARS or not text.isprintable():
+            raise self.fail(
+                field, f"an id is at most {ID_MAX_CHARS} printable characters, got {_show(value)}"
+            )
+        return text
 
     def opt_id(self, field: str) -> str | None:
         if self.obj.get(field) is None:
@@ -68,18 +88,33 @@ class _Reader:
         return self.id(field)
 
     def str_(self, field: str) -> str:
+        """A required string, NUL characters removed (see :func:`clean_text`)."""
         value = self.obj.get(field)
         if not isinstance(value, str):
             raise self.fail(field, f"required string, got {_show(value)}")
-        return value
+        return clean_text(value)
 
     def opt_str(self, field: str) -> str | None:
+        """A string or ``None``, NUL characters removed (see :func:`clean_text`)."""
         value = self.obj.get(field)
         if value is None:
             return None
         if not isinstance(value, str):
             raise self.fail(field, f"expected a string or null, got {_show(value)}")
+        return clean_text(value)
+
+    def sha(self, field: str) -> str:
+        """A required commit SHA: at most 64 printable characters (hex SHA-1 is 40, SHA-256 64)."""
+        value = self.str_(field)
+        if not _is_sha(value):
+            raise self.fail(field, f"expected a commit SHA of at most 64 characters, got {_show(value)}")
         return value
+
+    def opt_sha(self, field: str) -> str | None:
+        """:meth:`sha`, or ``None`` when null, missing or empty."""
+        if not self.obj.get(field):
+            return None
+        return self.sha(field)
 
     def int_(self, field: str, default: int | None = None) -> int:
         value = self.obj.get(field)

@@ -32,6 +32,7 @@ from cimedic.connectors.github_actions._json import (
     _nested_fail,
     _Reader,
     _show,
+    clean_text,
 )
 from cimedic.model.ci import (
     CommitRef,
@@ -104,7 +105,7 @@ def _workflow_path(path: str | None) -> str | None:
 def _map_commit(r: _Reader) -> CommitRef:
     author = r.sub("author", "commit author", id_field=None)
     return CommitRef(
-        sha=r.str_("id"),
+        sha=r.sha("id"),
         message=r.opt_str("message"),
         author=author.opt_str("name") if author is not None else None,
         timestamp=r.time("timestamp"),
@@ -120,7 +121,7 @@ def map_pull_request(obj: object) -> PullRequestRef:
     return PullRequestRef(
         number=r.int_("number"),
         head_ref=head.opt_str("ref") if head is not None else None,
-        head_sha=head.opt_str("sha") if head is not None else None,
+        head_sha=head.opt_sha("sha") if head is not None else None,
         base_ref=base.opt_str("ref") if base is not None else None,
         url=r.opt_str("url"),
     )
@@ -170,7 +171,7 @@ def map_run(
         display_title=r.opt_str("display_title"),
         event=r.opt_str("event"),
         branch=r.opt_str("head_branch"),
-        head_sha=r.str_("head_sha"),
+        head_sha=r.sha("head_sha"),
         actor=r.login("actor") or r.login("triggering_actor"),
         status=r.status(),
         conclusion=r.conclusion(),
@@ -200,7 +201,7 @@ def _labels(r: _Reader) -> tuple[str, ...]:
     for i, label in enumerate(labels):
         if not isinstance(label, str):
             raise r.fail(f"labels[{i}]", f"expected a string, got {_show(label)}")
-    return tuple(labels)
+    return tuple(clean_text(label) for label in labels)
 
 
 def map_job(obj: object) -> Job:
@@ -222,7 +223,7 @@ def map_job(obj: object) -> Job:
         run_attempt=r.int_("run_attempt", default=1),
         name=r.str_("name"),
         workflow_name=r.opt_str("workflow_name"),
-        head_sha=r.opt_str("head_sha"),
+        head_sha=r.opt_sha("head_sha"),
         head_branch=r.opt_str("head_branch"),
         status=r.status(),
         conclusion=r.conclusion(),
@@ -263,7 +264,7 @@ def map_check_run(obj: object) -> Job | None:
         provider_id=job_id,
         run_provider_id=run_id,
         name=r.str_("name"),
-        head_sha=r.opt_str("head_sha"),
+        head_sha=r.opt_sha("head_sha"),
         head_branch=suite.opt_str("head_branch") if suite is not None else None,
         status=r.status(),
         conclusion=r.conclusion(),
@@ -346,7 +347,7 @@ def _map_compare_commit(obj: object) -> CommitRef:
     author = git.sub("author", "git author", id_field=None) if git is not None else None
     name = author.opt_str("name") if author is not None else None
     return CommitRef(
-        sha=r.str_("sha"),
+        sha=r.sha("sha"),
         message=git.opt_str("message") if git is not None else None,
         author=name or r.login("author"),
         timestamp=author.time("date") if author is not None else None,

@@ -7,6 +7,7 @@ settings, given as :class:`GitHubConfig` (``github_token`` → ``token``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict
@@ -17,7 +18,12 @@ from cimedic.connectors.github_actions.webhooks import parse_delivery, verify_si
 from cimedic.model.events import WebhookEvent
 from cimedic.model.providers import Delivery, EtagStore, ProviderError, WebhookRejected
 
-__all__ = ["GitHubConfig", "GitHubPlugin", "GitHubWebhooks", "plugin"]
+__all__ = ["DELIVERY_ID", "GitHubConfig", "GitHubPlugin", "GitHubWebhooks", "plugin"]
+
+DELIVERY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+"""An acceptable ``X-GitHub-Delivery``: GitHub sends a GUID (36 characters); any short token of
+letters, digits and ``. _ : -`` up to 128 characters is accepted (the store keys deliveries by
+it, ``raw_events.key`` is ``String(255)``)."""
 
 
 class GitHubConfig(BaseModel):
@@ -46,12 +52,20 @@ class GitHubWebhooks:
 
     def verify(self, headers: Mapping[str, str], body: bytes) -> Delivery:
         """Raises :class:`WebhookRejected`: 503 without a secret, 400 without the event or
-        delivery header, 401 for a missing or wrong signature."""
+        delivery header or with a delivery id that is not :data:`DELIVERY_ID` (or an event name
+        over 64 characters), 401 for a missing or wrong signature."""
         if not self._secret:
             raise WebhookRejected(503, "webhook secret not configured (set CIMEDIC_GITHUB_WEBHOOK_SECRET)")
         event, delivery = headers.get("x-github-event"), headers.get("x-github-delivery")
         if not event or not delivery:
             raise WebhookRejected(400, "missing X-GitHub-Event or X-GitHub-Delivery header")
+        if not DELIVERY_ID.fullmatch(delivery):
+            raise WebhookRejected(
+                400,
+                "X-GitHub-Delivery is not a delivery id (a GUID; at most 128 letters, digits, '.', '_', ':', '-')",
+            )
+        if len(event) > 64:
+            raise WebhookRejected(400, "X-GitHub-Event is over 64 characters")
         if not verify_signature(self._secret, body, headers.get("x-hub-signature-256")):
             raise WebhookRejected(401, "invalid or missing X-Hub-Signature-256")
         return Delivery(event=event, delivery_id=delivery)

@@ -11,12 +11,45 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 
 from cimedic.connectors.github_actions.mapping import MappingError, map_delivery
 from cimedic.model.events import WebhookEvent
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 EVENT_HEADER = "X-GitHub-Event"
+
+MAX_BODY_BYTES = 25 * 1024 * 1024
+"""Largest delivery body parsed (bytes): GitHub caps webhook payloads at 25 MB (GitHub docs,
+"Webhook events and payloads": "Payloads are capped at 25 MB")."""
+
+MAX_JSON_DEPTH = 64
+"""Deepest nesting of arrays and objects parsed. GitHub's ``workflow_run`` / ``workflow_job`` /
+``check_run`` payloads and every other GitHub JSON in the test data nest at most 18 levels
+(measured on ``../shared/data/github``); a 200,000-deep body made ``json.loads`` raise
+``RecursionError``."""
+
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+_INNERMOST = re.compile(rb"\[\]|\{\}")
+
+
+def json_depth_exceeds(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether the JSON text ``body`` nests arrays/objects deeper than ``limit`` levels, decided
+    without parsing: strings are removed, then the innermost empty ``[]``/``{}`` pairs are peeled
+    off one level per pass (each pass is a regex substitution in C, so 25 MB take about a
+    second). Brackets that stop pairing up (invalid JSON) give ``True`` only when more than
+    ``limit`` of them are left open (``[`` * 200,000 unclosed would also exhaust the parser's
+    recursion); otherwise ``False``, and the parser reports the syntax error."""
+    brackets = _STRING.sub(b"", body).translate(None, _NOT_BRACKET)
+    for _ in range(limit):
+        peeled = _INNERMOST.sub(b"", brackets)
+        if not peeled:
+            return False
+        if len(peeled) == len(brackets):
+            return brackets.count(b"[") + brackets.count(b"{") > limit
+        brackets = peeled
+    return True
 
 
 class WebhookError(ValueError):
@@ -40,10 +73,19 @@ def parse_delivery(event: str, body: bytes) -> WebhookEvent:
     for check runs of GitHub Actions (``None`` for other apps); ``ping`` and other events carry
     only ``action``, ``repository`` and ``installation_id``. Raises :class:`WebhookError` for a
     body that is not a JSON object, or a missing / malformed event object (the message names the
-    event, the object and the field). Verify the signature first (:func:`verify_signature`).
+    event, the object and the field), for a body over :data:`MAX_BODY_BYTES` or nested deeper
+    than :data:`MAX_JSON_DEPTH` (both checked before parsing). NUL characters in strings are
+    removed (PostgreSQL text cannot hold them). Verify the signature first
+    (:func:`verify_signature`).
     """
     if not event:
         raise WebhookError("webhook delivery: empty event name (X-GitHub-Event header)")
+    if len(body) > MAX_BODY_BYTES:
+        raise WebhookError(
+            f"{event} delivery: body of {len(body)} bytes is over the {MAX_BODY_BYTES}-byte cap"
+        )
+    if json_depth_exceeds(body):
+        raise WebhookError(f"{event} delivery: JSON nested deeper than {MAX_JSON_DEPTH} levels")
     try:
         payload = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
@@ -56,4 +98,13 @@ def parse_delivery(event: str, body: bytes) -> WebhookEvent:
         raise WebhookError(f"{event} delivery: {err}") from None
 
 
-__all__ = ["EVENT_HEADER", "SIGNATURE_HEADER", "WebhookError", "parse_delivery", "verify_signature"]
+__all__ = [
+    "EVENT_HEADER",
+    "MAX_BODY_BYTES",
+    "MAX_JSON_DEPTH",
+    "SIGNATURE_HEADER",
+    "WebhookError",
+    "json_depth_exceeds",
+    "parse_delivery",
+    "verify_signature",
+]

@@ -6,6 +6,7 @@ Reads the context's store.
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
 
 from cimedic.model.remediation import Decision
 
@@ -18,21 +19,20 @@ def actions(
     repo: str | None = Query(None, description="Only this repository (owner/name)."),
     since: str | None = Query(None, description="7d, 12h, 2w or an ISO date (UTC); default: the whole audit"),
     limit: int = Query(100, ge=1, le=1000, description="Most decisions returned (newest first)."),
-) -> list[Decision]:
+) -> list[Decision] | JSONResponse:
     """The recorded re-run decisions (taken or not, and why), newest first, as ``cimedic
-    actions --format json``. 422 for an unusable ``since`` or ``limit``."""
-    from datetime import UTC, datetime, timedelta
-
+    actions --format json``. 422 for an unusable ``since`` (problem details, e.g. a window
+    longer than 36500d or starting before 1970-01-01T00:00Z) or ``limit``."""
+    from cimedic.interfaces.api.problems import problem
     from cimedic.services.remediate import list_actions
-    from cimedic.services.timewindow import parse_since
+    from cimedic.services.timewindow import parse_since, resolve_since
 
     start = None
     if since is not None:
         try:
-            window = parse_since(since)
+            start = resolve_since(parse_since(since))
         except ValueError as exc:
-            raise HTTPException(422, f"since: {exc}") from exc
-        start = datetime.now(UTC) - window if isinstance(window, timedelta) else window
+            return problem(422, "Unusable since", f"since: {exc}")
     from cimedic.interfaces.api.app import context_of
 
     ctx = context_of(request)

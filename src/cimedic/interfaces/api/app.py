@@ -41,10 +41,14 @@ def create_app(
     *,
     process: Callable[[], ProcessReport] | None = None,
     routines: RoutineRunner | None = None,
+    host: str | None = None,
 ) -> FastAPI:
     """Build the app over ``ctx``. ``process`` handles stored deliveries in a background worker
     (default: normalize them without fetching logs); ``routines`` (``cimedic serve``'s findings
-    and housekeeping) are started and stopped with the app."""
+    and housekeeping) are started and stopped with the app. Requests must name an allowed
+    ``Host`` (:mod:`.hosts`: the loopback names, the setting ``allowed_hosts`` and ``host``,
+    the address ``serve`` listens on); others get 400. Request bodies are bounded before any
+route reads them (:mod:`.limits`: 25 MB for webhooks, 1 MiB otherwise; 413 over it)."""
     store = ctx.store
     worker = DeliveryWorker(process or (lambda: process_pending(store, ctx.webhook_receivers)))
 
@@ -61,7 +65,28 @@ def create_app(
             worker.stop()
 
     app = FastAPI(title="cimedic", lifespan=lifespan, docs_url=None, redoc_url=None)
+    from cimedic.interfaces.api.hosts import DEFAULT_HOSTS, HostCheck
+    from cimedic.interfaces.api.limits import BodyLimit
+
+    allowed = [*DEFAULT_HOSTS, *ctx.settings.allowed_hosts, *([host] if host else [])]
+    app.add_middleware(BodyLimit)  # bodies bounded before any route (or signature check) reads them
+    app.add_middleware(HostCheck, allowed=allowed)  # added last: runs first
     app.state.ctx = ctx
+
+    from fastapi.exceptions import RequestValidationError
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        """A parameter or body FastAPI cannot accept: 422 problem details (RFC 9457) that keep
+        FastAPI's ``detail`` list under ``errors``."""
+        from fastapi.encoders import jsonable_encoder
+
+        errors = jsonable_encoder(exc.errors())
+        first = errors[0] if errors else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        detail = f"{where}: {first.get('msg', 'invalid')}"
+        body = {"type": "about:blank", "title": "Invalid request", "status": 422, "detail": detail, "errors": errors}
+        return JSONResponse(body, status_code=422, media_type="application/problem+json")
     app.state.worker = worker
     from cimedic.interfaces.api import actions, chat, explanations, health
     from cimedic.interfaces.api import llm as llm_api

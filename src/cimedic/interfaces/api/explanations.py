@@ -8,7 +8,9 @@ cache).
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 
 from cimedic.model.explanations import Explanation
 
@@ -25,18 +27,27 @@ class ExplanationOut(Explanation):
 
 @router.get("/api/v1/jobs/{job_id}/explanation", response_model=ExplanationOut)
 def job_explanation(
-    job_id: int,
     request: Request,
-    cache: bool = Query(True, description="false: ask the model again even when an explanation is cached."),
-) -> ExplanationOut:
+    job_id: int = Path(ge=1, le=2**63 - 1, description="The store's job id (1 to 2^63-1)."),
+    cache: bool = Query(
+        True,
+        description="false (ask the model again) is refused with 403 until the API authenticates callers; "
+        "use `cimedic explain --no-cache`.",
+    ),
+) -> Any:
     """Explain the stored diagnosis of job ``job_id`` (the store's job id, as ``cimedic
     explain`` takes it). An accepted LLM answer is cached by diagnosis signature, engine version
     and model, and served from the cache next time (``source`` ``cache``). 404 when the job is
-    unknown or has no diagnosis (only failed jobs are diagnosed)."""
+    unknown or has no diagnosis (only failed jobs are diagnosed); 422 for a ``job_id`` outside
+    1..2^63-1 (the store's integer range); 403 problem details for ``cache=false``, which would
+    let anyone who reaches the port spend the model's time (until ``serve`` authenticates)."""
     from cimedic.agent.explain import ExplainError, explain_job
     from cimedic.interfaces.api.app import context_of
+    from cimedic.interfaces.api.problems import problem
     from cimedic.services.explanations import job_repository
 
+    if not cache:
+        return problem(403, "Uncached explanation refused", "cache=false makes model calls; use `cimedic explain --no-cache`")
     ctx = context_of(request)
     if job_repository(ctx.store, job_id) is None:
         raise HTTPException(404, f"no stored job with id {job_id}")

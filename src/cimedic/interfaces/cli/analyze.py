@@ -38,8 +38,12 @@ class _SettingsError(Exception):
 _NOT_SETTINGS = frozenset({"CIMEDIC_NO_PATTERN_CACHE"})
 
 
-def _settings() -> tuple[list[Path], str]:
-    """``(kb_dirs, log_format)`` of the user's settings.
+#: The default of the ``decompressed_max_bytes`` setting (2 GiB); keep in step with Settings.
+DECOMPRESSED_MAX_BYTES = 2 * 1024**3
+
+
+def _settings() -> tuple[list[Path], str, int]:
+    """``(kb_dirs, log_format, decompressed_max_bytes)`` of the user's settings.
 
     Loading ``cimedic.settings`` imports pydantic-settings, which costs about 0.2 s at every
     start. When nothing can override the defaults (no ``CIMEDIC_*`` variable that may be a
@@ -48,14 +52,14 @@ def _settings() -> tuple[list[Path], str]:
     ``cimedic.settings.Settings``; keep both in step).
     """
     if not _settings_may_be_set():
-        return [], "auto"
+        return [], "auto", DECOMPRESSED_MAX_BYTES
     from cimedic.settings import ConfigError, load_settings
 
     try:
         settings = load_settings()
     except ConfigError as exc:
         raise _SettingsError(str(exc)) from exc
-    return list(settings.kb_dirs), settings.log_format
+    return list(settings.kb_dirs), settings.log_format, settings.decompressed_max_bytes
 
 
 def _settings_may_be_set() -> bool:
@@ -104,7 +108,7 @@ def analyze(
     from cimedic.services.diagnose import LogReadError, analyze_path
 
     try:
-        kb_dirs, default_format = _settings()
+        kb_dirs, default_format, max_decompressed = _settings()
     except _SettingsError as exc:
         _fail(str(exc))
         return
@@ -115,7 +119,13 @@ def analyze(
         except ValueError:
             _fail(f"invalid setting log_format={default_format!r}")
     try:
-        result = analyze_path(path, baseline=baseline, log_format=fmt, kb_dirs=[*kb_dirs, *kb])
+        result = analyze_path(
+            path,
+            baseline=baseline,
+            log_format=fmt,
+            kb_dirs=[*kb_dirs, *kb],
+            decompressed_max_bytes=max_decompressed,
+        )
     except LogReadError as exc:
         _fail(str(exc))
         return

@@ -120,20 +120,15 @@ class RootGroup(TyperGroup):
 
 def since_option(text: str | None, default: str | None = None):  # type: ignore[no-untyped-def]
     """Parse ``--since`` (``7d``, ``12h``, ``2w``, an ISO date) into an aware UTC datetime or None."""
-    from datetime import UTC, datetime, timedelta
-
-    from cimedic.services.timewindow import parse_since
+    from cimedic.services.timewindow import parse_since, resolve_since
 
     value = text if text is not None else default
     if value is None:
         return None
     try:
-        parsed = parse_since(value)
+        return resolve_since(parse_since(value))
     except ValueError as exc:
         fail(str(exc))
-    if isinstance(parsed, timedelta):
-        return datetime.now(UTC) - parsed
-    return parsed
 
 
 @contextmanager

@@ -38,7 +38,8 @@ def explain(
 
     Without an LLM (no llm_base_url) or when it is unreachable, prints the deterministic
     explanation built from the diagnosis and says why. Exit status 0; 2 when the target is
-    unknown or has no diagnosis, or the settings or store are unusable.
+    malformed (a store job id outside 1..2^63-1, a provider id that is not 1 to 64 of
+    A-Z a-z 0-9 . _ : -), unknown or has no diagnosis, or the settings or store are unusable.
     """
     from cimedic.agent.explain import ExplainError, explain_job
     from cimedic.services.explanations import resolve_jobs
@@ -46,7 +47,10 @@ def explain(
     ctx = context(db, create=create)
     st = ctx.store
     try:
-        job_ids = resolve_jobs(st, target)
+        try:
+            job_ids = resolve_jobs(st, target)
+        except ValueError as exc:
+            fail(str(exc))
         if not job_ids:
             fail(f"no stored job matches {target!r}")
         llm = ctx.llm

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -20,6 +22,9 @@ from cimedic.interfaces.cli.common import (
     since_option,
 )
 
+if TYPE_CHECKING:
+    from cimedic.bootstrap import AppContext
+
 ingest_app = typer.Typer(help="Ingest data from files (test reports).", no_args_is_help=True)
 
 
@@ -31,21 +36,33 @@ def reprocess(
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
     create: bool = typer.Option(False, "--create", help=CREATE_HELP),
     fmt: ListFormat = typer.Option(ListFormat.text, "--format", "-f", help="Output format."),
+    failed: bool = typer.Option(
+        False,
+        "--failed",
+        help="Only the dead-lettered webhook deliveries (failed 5 times): list them (id, event, "
+        "tries, reason) and try each once more.",
+    ),
 ) -> None:
-    """Process again what is stored: webhook deliveries still pending or failed, and the
-    diagnosis of every stored job log (e.g. after a knowledge-base update)."""
+    """Process again what is stored: webhook deliveries still pending or failed (at once, without
+    waiting for their back-off), and the diagnosis of every stored job log (e.g. after a
+    knowledge-base update). With ``--failed``, only the dead-lettered deliveries."""
     from cimedic.services.analyze_jobs import ReprocessReport, rediagnose
     from cimedic.services.webhooks import process_pending
 
     ctx = context(db, create=create)
     start = since_option(since)
+    if failed:
+        _retry_dead(ctx, start, fmt)
+        return
     repo = repo_filter(ctx, repo)
     st = ctx.store
     diagnoser = ctx.diagnoser
     for p in ctx.kb_problems:
         typer.echo(f"cimedic: warning: knowledge base: {p}", err=True)
     report = ReprocessReport()
-    deliveries = process_pending(st, ctx.webhook_receivers, statuses=("pending", "failed"), since=start)
+    deliveries = process_pending(
+        st, ctx.webhook_receivers, statuses=("pending", "failed"), since=start, due_only=False
+    )
     report.raw_done, report.raw_failed = deliveries.done, deliveries.failed
     report.problems.extend(deliveries.problems)
     with progress_bar(fmt is ListFormat.text) as progress:
@@ -67,6 +84,45 @@ def reprocess(
     )
     for problem in report.problems[:20]:
         typer.echo(f"  problem: {problem}", err=True)
+
+
+def _retry_dead(ctx: AppContext, since: datetime | None, fmt: ListFormat) -> None:
+    """``reprocess --failed``: list the dead-lettered deliveries, try each once more, say which
+    are done now. Text: one line per delivery, then a summary; JSON: ``{"dead": [{"id", "delivery",
+    "source", "event", "tries", "reason"}], "retried", "done", "still_dead", "problems"}``."""
+    from cimedic.services.webhooks import process_pending, source_of
+
+    sources = {source_of(p) for p in ctx.webhook_receivers}
+    dead = [raw for raw in ctx.store.raw_events(status=("dead",), since=since) if raw.source in sources]
+    result = process_pending(
+        ctx.store, ctx.webhook_receivers, statuses=("dead",), since=since, due_only=False
+    )
+    rows = [
+        {
+            "id": raw.id,
+            "delivery": raw.key,
+            "source": raw.source,
+            "event": raw.event,
+            "tries": raw.attempts,
+            "reason": raw.error or "",
+        }
+        for raw in dead
+    ]
+    if fmt is ListFormat.json:
+        out = {
+            "dead": rows,
+            "retried": len(rows),
+            "done": result.done,
+            "still_dead": result.failed,
+            "problems": result.problems,
+        }
+        typer.echo(json.dumps(out, indent=2))
+        return
+    for row in rows:
+        typer.echo(f"{row['id']}  {row['delivery']}  {row['event']}  tries={row['tries']}  {row['reason']}")
+    typer.echo(
+        f"dead-lettered deliveries: {len(rows)} retried, {result.done} done, {result.failed} still dead"
+    )
 
 
 @ingest_app.command("junit")

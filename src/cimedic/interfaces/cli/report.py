@@ -51,6 +51,7 @@ def report(
             repo=repo_filter(ctx, repo),
             deployment_patterns=ctx.deployment_patterns(),
             thresholds=ctx.health_thresholds,
+            web_base=ctx.web_base,
         )
     finally:
         ctx.close()
@@ -109,6 +110,7 @@ def notify(
             dry_run=dry_run,
             thresholds=ctx.health_thresholds,
             templates=templates,
+            web_base=ctx.web_base,
         )
     finally:
         ctx.close()

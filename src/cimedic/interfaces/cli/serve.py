@@ -43,7 +43,9 @@ def serve(
             log_max_bytes=ctx.settings.log_max_bytes,
         )
 
-    app = create_app(ctx, process=process, routines=RoutineRunner(st, serve_routines(ctx), persist=False))
+    app = create_app(
+        ctx, process=process, routines=RoutineRunner(st, serve_routines(ctx), persist=False), host=host
+    )
     typer.echo(f"cimedic: serving on http://{host}:{port} (store {st.location})", err=True)
     configure_logging()  # uvicorn's loggers propagate to the redacting root handler
     uvicorn.run(app, host=host, port=port, log_level="info", log_config=None)
