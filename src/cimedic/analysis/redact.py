@@ -38,7 +38,10 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cimedic.model.diagnosis import Diagnosis
 
 __all__ = [
     "DS_MIN_RUN",
@@ -275,3 +278,23 @@ class RedactingFilter(logging.Filter):
         if record.exc_text:
             record.exc_text = redact(record.exc_text).text  # formatters use it as is
         return True
+
+
+def redact_diagnosis(diagnosis: Diagnosis) -> Diagnosis:
+    """``diagnosis`` with every text that came from the log redacted (:func:`redact`): the
+    summary, the error lines, the excerpt lines and the failed step's name. Line numbers,
+    category, signature (computed from the unredacted line, so it stays stable) and the
+    knowledge-base cause (not log text) are kept."""
+    from cimedic.model.diagnosis import ErrorLine
+
+    step = diagnosis.failed_step
+    return diagnosis.model_copy(
+        update={
+            "summary": redact(diagnosis.summary).text,
+            "error_lines": tuple(
+                ErrorLine(line=e.line, text=redact(e.text).text, score=e.score) for e in diagnosis.error_lines
+            ),
+            "excerpt_lines": tuple((n, redact(t).text) for n, t in diagnosis.excerpt_lines),
+            "failed_step": step.model_copy(update={"name": redact(step.name).text}) if step else None,
+        }
+    )

@@ -97,6 +97,12 @@ def analyze(
         "explanation with a note when no LLM is configured or reachable). With --format json the "
         'output becomes {"diagnosis": ..., "explanation": ...}.',
     ),
+    no_redact: bool = typer.Option(
+        False,
+        "--no-redact",
+        help="Print secrets found in the log as they are (for reading your own log locally). "
+        "Affects only what analyze prints; refused with --explain.",
+    ),
 ) -> None:
     """Diagnose a CI log: failed step, ranked error lines, excerpt, category, cause, signature.
 
@@ -106,6 +112,9 @@ def analyze(
     from cimedic.interfaces.cli import render
     from cimedic.model import LogFormat
     from cimedic.services.diagnose import LogReadError, analyze_path
+
+    if no_redact and explain:
+        _fail("--no-redact cannot be combined with --explain: what reaches a model is always redacted")
 
     try:
         kb_dirs, default_format, max_decompressed = _settings()
@@ -131,15 +140,20 @@ def analyze(
         return
     for w in result.warnings:
         sys.stderr.write(f"cimedic: warning: {w}\n")
+    diagnosis = result.diagnosis
+    if not no_redact:
+        from cimedic.analysis.redact import redact_diagnosis
+
+        diagnosis = redact_diagnosis(diagnosis)
     if explain:
-        _print_explained(result.diagnosis, output)
+        _print_explained(diagnosis, output)
         return
     if output is OutputFormat.json:
-        sys.stdout.write(render.to_json(result.diagnosis) + "\n")
+        sys.stdout.write(render.to_json(diagnosis) + "\n")
     elif output is OutputFormat.markdown:
-        sys.stdout.write(render.to_markdown(result.diagnosis))
+        sys.stdout.write(render.to_markdown(diagnosis))
     else:
-        render.print_text(result.diagnosis)
+        render.print_text(diagnosis)
 
 
 def _print_explained(diagnosis: Diagnosis, output: OutputFormat) -> None:
