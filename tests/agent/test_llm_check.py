@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -19,6 +18,7 @@ from typer.testing import CliRunner
 
 from cimedic.agent.llm.check import check_llm
 from cimedic.agent.llm.openai_compat import OpenAICompatClient
+from served import ServedApp as _Uvicorn
 
 pytestmark = pytest.mark.timeout(120)  # an OpenAI-compatible stub and uvicorn on loopback
 
@@ -169,26 +169,6 @@ def test_cli_text_and_json(with_tools: _Server, cli_env: None, monkeypatch: pyte
     monkeypatch.setenv("CIMEDIC_LLM_BASE_URL", "http://127.0.0.1:9/v1")
     down = runner.invoke(app, ["llm", "check"])
     assert down.exit_code == 1 and "unreachable" in down.output
-
-
-class _Uvicorn:
-    def __init__(self, app: Any) -> None:
-        import uvicorn
-
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
-        return f"http://127.0.0.1:{self.server.servers[0].sockets[0].getsockname()[1]}"
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
 
 
 def test_api_llm_status_and_healthz(with_tools: _Server, store: Any) -> None:

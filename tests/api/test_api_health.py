@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import select
 
 from cimedic.bootstrap import build
@@ -23,32 +21,12 @@ from cimedic.interfaces.api.app import create_app
 from cimedic.settings import Settings
 from cimedic.store import schema as t
 from cimedic.store.repository import Store
+from served import ServedApp as _Server
 
 pytestmark = pytest.mark.timeout(180)  # uvicorn and an OpenAI-compatible stub on loopback
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 REPO = "hashicorp-demo/terraform"
-
-
-class _Server:
-    """uvicorn serving ``app`` on 127.0.0.1 in a thread; yields the base URL."""
-
-    def __init__(self, app: Any) -> None:
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}"
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
 
 
 class _GroundedLLM(BaseHTTPRequestHandler):

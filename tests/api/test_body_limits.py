@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,34 +13,23 @@ import httpx
 import pytest
 
 from cimedic.interfaces.api.limits import JSON_MAX_BYTES, WEBHOOK_MAX_BYTES
+from served import ServedApp
 
 pytestmark = pytest.mark.timeout(120)
 
 
 @pytest.fixture
 def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    import uvicorn
-
     from cimedic.bootstrap import build
     from cimedic.interfaces.api.app import create_app
     from cimedic.settings import Settings
 
     monkeypatch.setenv("CIMEDIC_CONFIG", os.devnull)
     ctx = build(Settings(github_webhook_secret="s"), str(tmp_path / "b.db"), create=True, llm=None)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(ctx), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}"
+        with ServedApp(create_app(ctx), start_seconds=30) as url:
+            yield url
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         ctx.close()
 
 

@@ -8,42 +8,17 @@ favicon from fastapi.tiangolo.com), so ``cimedic serve`` showed blank pages offl
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import Iterator
 from html.parser import HTMLParser
-from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 
 from cimedic.interfaces.api.docs import ASSETS_PATH, mount_docs
-
-
-class _Server:
-    """uvicorn serving ``app`` on 127.0.0.1 in a thread; yields the base URL."""
-
-    def __init__(self, app: Any, root_path: str = "") -> None:
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", root_path=root_path)
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}"
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+from served import ServedApp as _Server
 
 
 class _Links(HTMLParser):

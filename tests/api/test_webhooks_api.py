@@ -8,8 +8,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -17,7 +15,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import select
 
 from cimedic.bootstrap import build
@@ -27,6 +24,7 @@ from cimedic.store import schema as t
 from cimedic.store.repository import Store
 from cimedic.testing.demo_history import build_demo_history
 from cimedic.testing.replay_webhooks import webhook_deliveries
+from served import ServedApp as _Server
 
 pytestmark = pytest.mark.timeout(120)  # uvicorn on loopback
 
@@ -43,25 +41,6 @@ EXAMPLES = (
 
 def _sign(body: bytes, secret: str = SECRET) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-class _Server:
-    def __init__(self, app) -> None:  # type: ignore[no-untyped-def]
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}"
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
 
 
 @pytest.fixture

@@ -9,15 +9,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import select, update
 
 from cimedic.connectors.github_actions.provider import GitHubWebhooks
@@ -29,6 +26,7 @@ from cimedic.store.pipeline import MAX_TRIES, retry_delay
 from cimedic.store.repository import Store
 from cimedic.testing.demo_history import build_demo_history
 from cimedic.testing.replay_webhooks import Delivery, webhook_deliveries
+from served import ServedApp as _Server
 
 pytestmark = pytest.mark.timeout(120)  # uvicorn on loopback in one test
 
@@ -200,25 +198,6 @@ def test_back_off_doubles_up_to_an_hour() -> None:
     assert [retry_delay(n) for n in (1, 2, 3, 4, 5, 6, 7, 40)] == [
         timedelta(minutes=m) for m in (2, 4, 8, 16, 32, 60, 60, 60)
     ]
-
-
-class _Server:
-    def __init__(self, app: Any) -> None:
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}"
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
 
 
 def test_a_delivery_id_that_is_not_a_short_token_is_refused_over_http(store: Store) -> None:

@@ -195,16 +195,21 @@ class AppContext:
 
     @property
     def llm_model(self) -> str:
+        """The model name of ``llm_model`` (also the key of the explanation cache)."""
         return self.settings.llm_model
 
     @cached_property
     def budgets(self) -> Budgets:
+        """Agent turn budgets: ``agent_max_steps``, ``agent_max_tokens``, ``agent_max_seconds``
+        (seconds), ``llm_context_tokens`` and ``llm_tool_calls``."""
         from cimedic.bootstrap.wiring import budgets_from
 
         return budgets_from(self.settings)
 
     @cached_property
     def health_thresholds(self) -> HealthThresholds:
+        """Repository-health thresholds: ``health_window_hours`` (hours) and
+        ``health_degraded_rate`` (a share in (0, 1])."""
         from cimedic.bootstrap.wiring import thresholds_from
 
         return thresholds_from(self.settings)
@@ -246,12 +251,15 @@ class AppContext:
     # ------------------------------------------------------------------ notifications
     @cached_property
     def notify_templates(self) -> NotifyTemplates:
+        """The notification templates, ``notify_templates_dir`` overriding the bundled ones
+        (``ConfigError`` naming the file and line for a template that cannot be used)."""
         from cimedic.bootstrap.wiring import templates_from
 
         return templates_from(self.settings.notify_templates_dir)
 
     @cached_property
     def quiet_hours(self) -> QuietHours | None:
+        """``notify_quiet_hours`` (``HH:MM-HH:MM``, UTC) or None."""
         from cimedic.bootstrap.wiring import quiet_hours_from
 
         return quiet_hours_from(self.settings.notify_quiet_hours)
@@ -277,6 +285,7 @@ class AppContext:
             raise ConfigError(f"github_api_url: {exc}") from exc
 
     def deployment_patterns(self) -> tuple[str, ...]:
+        """The ``deployment_workflows`` globs (workflows whose runs are deployments for DORA)."""
         return tuple(self.settings.deployment_workflows)
 
 
