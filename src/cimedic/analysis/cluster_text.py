@@ -74,6 +74,9 @@ _GO_MAP = re.compile(r"map\[([^\[\]]*)\]")
 _URL_QUERY = re.compile(r"(https?://[^\s?#\"'<>]+)\?[^\s\"'<>)\]]*")
 
 NORMALISATION_RULES: tuple[str, ...] = (
+    "secrets are replaced by [REDACTED:<kind>] (cimedic.analysis.redact) before any other rule: "
+    "a mask that turns a secret's digits into N would hide it from the secret patterns and leave "
+    "the rest of it in the text",
     "GitHub Actions annotation prefixes (##[error], ::error file=...::) are dropped",
     "RFC 1123 and syslog dates become TIME (Kubernetes triage)",
     "the items of Go map[...] are sorted (Kubernetes triage)",
@@ -90,8 +93,12 @@ def _sort_map(m: re.Match[str]) -> str:
 
 def normalise(text: str) -> str:
     """Normalise a primary error line for clustering (the rules of :data:`NORMALISATION_RULES`,
-    in that order). Deterministic; returns '' for blank input."""
-    out = text[: MAX_TEXT_CHARS * 2]
+    in that order). Deterministic; returns '' for blank input. Secrets are redacted first
+    (:func:`cimedic.analysis.redact.redact`), so the masks below never see one: a partly
+    masked secret (``DkrWLuqIANidNVwND``) no longer matches its pattern and would leak."""
+    from cimedic.analysis.redact import redact
+
+    out = redact(text[: MAX_TEXT_CHARS * 2]).text
     out = _ANNOTATION.sub("", out, count=1)
     out = _DATES.sub("TIME", out)
     if "map[" in out:

@@ -2,7 +2,7 @@
 cimedic's own logs.
 
 :func:`redact` replaces every secret it finds by ``[REDACTED:<kind>]`` and reports how many it
-replaced and of which kinds. Two sources of rules:
+replaced and of which kinds. Two sources of rules, in this order:
 
 1. **Our patterns** (:data:`PATTERNS`, plus the multi-line private-key block): GitHub tokens
    (prefixes ``ghp_ gho_ ghu_ ghs_ ghr_ github_pat_``, GitHub docs "About authentication to
@@ -14,6 +14,16 @@ replaced and of which kinds. Two sources of rules:
    Bearer/Basic/token`` headers, credentials in URLs (RFC 3986 ``userinfo``), npm tokens
    (``npm_`` + 36, ``_authToken=``) and PyPI API tokens (``pypi-`` macaroons), and
    ``password=``/``secret:``/``token=``/``api_key:``-style assignments.
+   Then the vendor token formats of :data:`~cimedic.analysis.secret_formats.VENDOR_PATTERNS`
+   (GitLab ``glpat-``/``gldt-``/``glrt-``/``glptt-``/``GR1348941``..., OpenAI ``sk-proj-``/
+   ``sk-svcacct-``/``sk-admin-``/``...T3BlbkFJ...``, Anthropic, Hugging Face, Docker Hub,
+   Terraform Cloud, Vault, DigitalOcean, Atlassian, Stripe ``sk_test_``, ... ~65 formats after
+   gitleaks' rules, gitleaks/gitleaks ``cmd/generate/config/rules/*.go``, each named there),
+   run only when one of their literal anchors is in a run of token characters of the text;
+   and the command-line passwords of
+   :data:`~cimedic.analysis.secret_formats.COMMAND_PATTERNS` (``docker login -p``,
+   ``mysql -pSECRET``, ``sshpass -p``, ``curl -u user:SECRET``), run only when their command
+   name is in the text. Recall, redactions on real CI logs and cost: ``bench/redaction.py``.
 2. **detect-secrets** (Yelp, ``detect-secrets`` 1.x): its regex plugins (Stripe, Twilio,
    SendGrid, Discord, Telegram, OpenAI, GitLab, Mailchimp, Artifactory, IBM, ...) run on each
    line that holds a token-like run of at least :data:`DS_MIN_RUN` characters, and only the
@@ -23,12 +33,15 @@ replaced and of which kinds. Two sources of rules:
    address is not a secret), nor its keyword plugin (needs file context; our assignment
    pattern does that job), nor the keyword-driven IBM/Cloudant/SoftLayer plugins and the
    Artifactory one (each costs ~0.5 s per 7 MB of log, and Artifactory's ``AP[0-9A-F]...``
-   matches ordinary upper-case words). detect-secrets is imported lazily; when it is missing only our
-   patterns run.
+   matches ordinary upper-case words). A plugin's finding is the whole regex match, or its
+   groups when they hold a value after a keyword (:func:`_ds_values`: the plugins' own
+   ``analyze_string`` yields GitHub's and GitLab's prefix group, ``ghp``/``glpat``, not the
+   token). detect-secrets is imported lazily; when it is missing only our patterns run.
 
 What is never touched: GitHub's own ``***`` masks, ``${{ ... }}``/``$VAR`` references, values
-that name a variable (``server-password: GITHUB_TOKEN``), words such as ``required``, and
-values shorter than :data:`MIN_SECRET_CHARS`. Pure: no I/O, no settings.
+that name a variable (``server-password: GITHUB_TOKEN``) or are code (``token = ref1[j]``,
+``{token:this.token}``), words such as ``required``, and values shorter than
+:data:`MIN_SECRET_CHARS`. Pure: no I/O, no settings.
 """
 
 from __future__ import annotations
@@ -40,13 +53,17 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from cimedic.analysis.secret_formats import COMMAND_PATTERNS, VENDOR_PATTERNS
+
 if TYPE_CHECKING:
     from cimedic.model.diagnosis import Diagnosis
 
 __all__ = [
+    "COMMAND_PATTERNS",
     "DS_MIN_RUN",
     "MIN_SECRET_CHARS",
     "PATTERNS",
+    "VENDOR_PATTERNS",
     "WHOLE_PATTERNS",
     "RedactingFilter",
     "RedactionResult",
@@ -121,19 +138,35 @@ PATTERNS: tuple[tuple[str, re.Pattern[str], int], ...] = (
         "password",
         re.compile(
             r"(?i)((?:" + _ASSIGN_WORDS + r")[\"']?\s*[:=]\s*[\"']?)"
-            r"(?![$*<%{\[(/]|\[REDACTED)([^\s\"',;&)]{4,})"
+            r"(?![$*<%{\[(/:]|\[REDACTED)([^\s\"',;&)]{4,})"
         ),
         2,
     ),
     (
         "password",
         re.compile(
-            r"(?i)(\s--?(?:password|passwd|token|api-key|secret|client-secret)\s+[\"']?)(?![$*<%{-])([^\s\"']{4,})"
+            r"(?i)(\s--?(?:password|passwd|token|api-key|secret|client-secret)\s+[\"']?)(?![$*<%{\[-])([^\s\"']{4,})"
         ),
         2,
     ),
 )
+
 _WHOLE_RE = re.compile("|".join(f"(?P<k{i}>{rx})" for i, (_kind, rx) in enumerate(WHOLE_PATTERNS)))
+_VENDOR_ANCHORS: tuple[tuple[int, str], ...] = tuple(
+    (i, anchor) for i, (_kind, anchors, _rx) in enumerate(VENDOR_PATTERNS) for anchor in anchors
+)
+
+
+# Runs of token characters at least as long as the shortest vendor token (sm_pat_ + 16): each
+# vendor match, and its anchor, lies inside one; the anchors are searched in these runs only.
+_VENDOR_RUN = re.compile(r"[A-Za-z0-9_.~+/=%-]{16,}")
+
+
+@lru_cache(maxsize=256)
+def _vendor_re(indices: tuple[int, ...]) -> re.Pattern[str]:
+    """One alternation of the vendor patterns ``indices`` (group ``v<i>`` for pattern ``i``)."""
+    return re.compile("|".join(f"(?P<v{i}>{VENDOR_PATTERNS[i][2]})" for i in indices))
+
 
 _NOT_SECRETS = frozenset(
     {
@@ -148,9 +181,17 @@ _NOT_SECRETS = frozenset(
         "empty",
         "string",
         "masked",
+        # Rails migration progress ("== 2013... RemoveAccessPassword: migrating ====")
+        "migrating",
+        "migrated",
+        "reverting",
+        "reverted",
     }
 )
 _ENV_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
+# A value that is code, not a secret: a member (``this.token``) or an indexed name
+# (``ref1[j]``); both were redacted in real CI logs by the assignment pattern (bench/redaction.py).
+_CODE_REF = re.compile(r"(?:(?:this|self)\.[A-Za-z_][\w.]*|[A-Za-z_]\w*\[\w*\])[\]}]*")
 _TOKEN_RUN = re.compile(rf"[A-Za-z0-9_-]{{{DS_MIN_RUN},}}")
 _SKIPPED_PLUGINS = frozenset(
     {
@@ -187,11 +228,25 @@ def redact(text: str) -> RedactionResult:
 
     out = _PRIVATE_KEY.sub(_block, text) if "PRIVATE KEY" in text else text
     out = _WHOLE_RE.sub(_whole, out)
+    runs = " ".join(_VENDOR_RUN.findall(out))  # every vendor token lies in one such run
+    present = tuple(sorted({i for i, anchor in _VENDOR_ANCHORS if anchor in runs})) if runs else ()
+    if present:
+
+        def _vendor(m: re.Match[str]) -> str:
+            kind = VENDOR_PATTERNS[int((m.lastgroup or "v0")[1:])][0]
+            kinds[kind] += 1
+            return f"[REDACTED:{kind}]"
+
+        out = _vendor_re(present).sub(_vendor, out)
     for kind, pattern, group in PATTERNS:
         out = pattern.sub(_replacer(kind, group, kinds), out)
+    for kind, anchors, pattern, group in COMMAND_PATTERNS:
+        if any(anchor in out for anchor in anchors):
+            out = pattern.sub(_replacer(kind, group, kinds), out)
+    # _ds_line skips lines without a token run: without one in the whole text, no plugin runs
     plugins = tuple(
         (kind, plugin)
-        for kind, plugin in _ds_plugins()
+        for kind, plugin in (_ds_plugins() if _TOKEN_RUN.search(out) else ())
         if not hasattr(plugin, "denylist") or any(rx.search(out) for rx in plugin.denylist)
     )
     if plugins:
@@ -207,7 +262,7 @@ def _replacer(kind: str, group: int, kinds: Counter[str]) -> Any:
         if group and (len(value) < MIN_SECRET_CHARS or value.lower().strip("\"'") in _NOT_SECRETS):
             return m.group(0)
         # a value naming a variable (server-password: GITHUB_TOKEN) is no secret
-        if kind == "password" and _ENV_NAME.fullmatch(value):
+        if kind == "password" and (_ENV_NAME.fullmatch(value) or _CODE_REF.fullmatch(value)):
             return m.group(0)
         kinds[kind] += 1
         if group == 0:
@@ -248,7 +303,7 @@ def _ds_line(line: str, plugins: tuple[tuple[str, Any], ...], kinds: Counter[str
         return line
     for kind, plugin in plugins:
         try:
-            values = {str(v) for v in plugin.analyze_string(line)}
+            values = _ds_values(plugin, line)
         except Exception:  # pragma: no cover - a plugin bug must not break redaction
             continue
         for value in sorted(values, key=len, reverse=True):
@@ -257,6 +312,28 @@ def _ds_line(line: str, plugins: tuple[tuple[str, Any], ...], kinds: Counter[str
             kinds[kind] += line.count(value)
             line = line.replace(value, f"[REDACTED:{kind}]")
     return line
+
+
+def _ds_values(plugin: Any, line: str) -> set[str]:
+    """The secrets a detect-secrets plugin finds in ``line``. For a regex plugin, each match of
+    its ``denylist``: the whole match when the regex has no group or its first group starts
+    the match (GitLab's ``(glpat|gldt|...)-...``: ``analyze_string`` would yield only the
+    prefix, ``glpat``), else the groups (the value after a keyword: AWS, basic auth)."""
+    denylist = getattr(plugin, "denylist", None)
+    if not denylist:
+        return {str(v) for v in plugin.analyze_string(line)}
+    values: set[str] = set()
+    for rx in denylist:
+        for m in rx.finditer(line):
+            if not rx.groups or m.start(1) == m.start(0):
+                values.add(m.group(0))
+                continue
+            end = -1
+            for g in range(1, rx.groups + 1):
+                if m.group(g) and m.start(g) >= end:  # outermost groups only
+                    values.add(m.group(g))
+                    end = m.end(g)
+    return values
 
 
 class RedactingFilter(logging.Filter):
@@ -282,9 +359,10 @@ class RedactingFilter(logging.Filter):
 
 def redact_diagnosis(diagnosis: Diagnosis) -> Diagnosis:
     """``diagnosis`` with every text that came from the log redacted (:func:`redact`): the
-    summary, the error lines, the excerpt lines and the failed step's name. Line numbers,
-    category, signature (computed from the unredacted line, so it stays stable) and the
-    knowledge-base cause (not log text) are kept."""
+    summary, the error lines, the excerpt lines, the failed step's name and the names of the
+    log's sections (a GitHub Actions step is named after its command: ``Run docker login -p
+    ...``). Line numbers, category, signature (computed from the unredacted line, so it stays
+    stable) and the knowledge-base cause (not log text) are kept."""
     from cimedic.model.diagnosis import ErrorLine
 
     step = diagnosis.failed_step
@@ -296,5 +374,8 @@ def redact_diagnosis(diagnosis: Diagnosis) -> Diagnosis:
             ),
             "excerpt_lines": tuple((n, redact(t).text) for n, t in diagnosis.excerpt_lines),
             "failed_step": step.model_copy(update={"name": redact(step.name).text}) if step else None,
+            "sections": tuple(
+                sec.model_copy(update={"name": redact(sec.name).text}) for sec in diagnosis.sections
+            ),
         }
     )

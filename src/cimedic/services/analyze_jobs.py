@@ -24,14 +24,21 @@ def engine_version() -> str:
 def diagnose_job(store: Store, diagnoser: Diagnoser, job_id: int, name: str) -> bool:
     """Diagnose the stored log of ``job_id``, store the result and place the failure in its
     failure cluster (:func:`cimedic.services.failures.assign_cluster`: new vs recurring is
-    known from here on); False when no log is stored."""
+    known from here on); False when no log is stored.
+
+    The stored diagnosis is redacted (:func:`cimedic.analysis.redact.redact_diagnosis`: summary,
+    error and excerpt lines, step and section names), so no secret of the log reaches the
+    ``diagnoses`` table nor anything read from it (clusters, explanations, API answers,
+    notifications, reports, chat tools). Its signature is the engine's, computed from the
+    unredacted lines, so it stays stable whatever the redactor learns."""
+    from cimedic.analysis.redact import redact_diagnosis
     from cimedic.services.diagnose import diagnose_bytes
     from cimedic.services.failures import assign_cluster
 
     log = store.get_log(job_id)
     if log is None:
         return False
-    diagnosis = diagnose_bytes(log.content, name, diagnoser)
+    diagnosis = redact_diagnosis(diagnose_bytes(log.content, name, diagnoser))
     store.save_diagnosis(job_id, diagnosis, engine_version=engine_version())
     assign_cluster(store, job_id)
     return True
