@@ -5,7 +5,8 @@ junitparser 5 parses with the standard library's unprotected ``xml.etree`` and b
 tree. It also has no types for Surefire's ``flakyFailure`` / ``flakyError`` / ``rerunFailure`` /
 ``rerunError`` elements. The streaming walk here refuses every entity declaration, which blocks
 billion-laughs and external-entity (XXE) attacks. It frees each ``<testcase>`` once it has been
-read and records problems per case.
+read and records problems per case. The parser is :class:`~cimedic.inputs.junit_stream.JunitStream`
+(incremental, batches of cases; memory notes there); :func:`parse_junit` collects it.
 
 Shape (JUnit XML schema, Jenkins xunit-plugin ``junit-10.xsd``): the root is ``<testsuites>`` or
 ``<testsuite>``, and suites may nest. Every suite that holds ``<testcase>`` elements directly, or
@@ -58,53 +59,26 @@ as UTC.
 from __future__ import annotations
 
 import io
-import math
 import os
-import re
 import zipfile
 import zlib
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
-from xml.etree.ElementTree import Element, ParseError
-from xml.parsers import expat
 
-import defusedxml
-import defusedxml.ElementTree as SafeET
+from cimedic.inputs.junit_stream import (
+    BATCH_SIZE,
+    MAX_DETAILS_CHARS,
+    MAX_PROBLEMS,
+    JunitStream,
+    NotATestReportError,
+    SuitePart,
+    TestReportError,
+)
+from cimedic.model.ci import TestReport
 
-from cimedic.model.ci import TestCase, TestReport, TestStatus, TestSuite
-from cimedic.model.vocab import TEST_STATUS_MAP, test_status_of
-
-MAX_REPORT_BYTES = 200 * 1024 * 1024  # one report file or zip member, uncompressed
+MAX_REPORT_BYTES = 200 * 1024 * 1024  # one report file or zip member, uncompressed (200 MiB)
 MAX_ZIP_MEMBERS = 10_000  # XML members of one archive that are read
-MAX_DETAILS_CHARS = 64 * 1024
-MAX_PROBLEMS = 200  # per report; the rest are counted in one closing line
-
-_REPORT_ROOTS = frozenset({"testsuites", "testsuite"})
-_FAILING = frozenset({TestStatus.FAILED, TestStatus.ERROR})
-_RERUN_TAGS = frozenset({"flakyFailure", "flakyError", "rerunFailure", "rerunError"})
-_EXTRA_STATUS_WORDS = {"notrun": TestStatus.SKIPPED, "suppressed": TestStatus.SKIPPED}
-_TRUNCATED = "\n[... truncated by cimedic: {} more characters]"
-
-
-class TestReportError(ValueError):
-    """A test report cannot be read at all. ``str(exc)`` names the source and the reason.
-
-    ``line`` and ``column`` (1-based) locate malformed XML when the parser reported them.
-    """
-
-    __test__ = False
-
-    def __init__(self, message: str, *, line: int | None = None, column: int | None = None) -> None:
-        super().__init__(message)
-        self.line = line
-        self.column = column
-
-
-class NotATestReportError(TestReportError):
-    """Well-formed XML whose root is not ``<testsuites>`` / ``<testsuite>``."""
 
 
 def parse_junit(data: bytes, source: str, *, merge_retries: bool = True) -> TestReport:
@@ -118,43 +92,76 @@ def parse_junit(data: bytes, source: str, *, merge_retries: bool = True) -> Test
     parser's line and column), declares entities (refused, see defusedxml), or when its root
     is not a test report (:class:`NotATestReportError`).
     """
-    if not data.strip():
-        raise TestReportError(f"{source} is empty")
-    walk = _Walk(source, merge_retries)
+    return JunitStream(io.BytesIO(data), source, merge_retries=merge_retries).report()
+
+
+def _limit_text() -> str:
+    return f"{MAX_REPORT_BYTES / 2**20:g} MiB ({MAX_REPORT_BYTES} byte) limit for one test report"
+
+
+def check_report_file(path: str | os.PathLike[str], source: str | None = None) -> int:
+    """Size in bytes of the report file at ``path``, from ``stat`` (nothing is read).
+
+    Raises :class:`TestReportError` when it cannot be stat'ed, is not a regular file, or is
+    larger than :data:`MAX_REPORT_BYTES` (the message names the limit).
+    """
+    name = source or os.fspath(path)
     try:
-        for event, elem in SafeET.iterparse(io.BytesIO(data), events=("start", "end")):
-            walk.start(elem) if event == "start" else walk.end(elem)
-    except ParseError as exc:
-        line, column = exc.position
-        reason = expat.ErrorString(exc.code) if isinstance(exc.code, int) else str(exc)
-        raise TestReportError(
-            f"{source}: malformed XML at line {line}, column {column + 1}: {reason}",
-            line=line,
-            column=column + 1,
-        ) from exc
-    except defusedxml.DefusedXmlException as exc:
-        raise TestReportError(
-            f"{source}: refused: the XML declares entities or external references ({exc}); "
-            "test reports never need them and they enable entity-expansion and XXE attacks"
-        ) from exc
-    return walk.report()
+        info = os.stat(path)
+    except OSError as exc:
+        raise TestReportError(f"{name}: cannot read: {exc.strerror or exc}") from exc
+    if not os.path.isfile(path):
+        raise TestReportError(f"{name}: cannot read: not a regular file")
+    if info.st_size > MAX_REPORT_BYTES:
+        raise TestReportError(f"{name}: {info.st_size} bytes, over the {_limit_text()}; not read")
+    return info.st_size
+
+
+@contextmanager
+def open_junit_file(
+    path: str | os.PathLike[str],
+    *,
+    source: str | None = None,
+    merge_retries: bool = True,
+    keep_details: bool = True,
+    batch_size: int = BATCH_SIZE,
+) -> Iterator[JunitStream]:
+    """A :class:`JunitStream` over the report file at ``path`` (``source`` defaults to the path
+    as given), open for the ``with`` block. The size is checked with ``stat`` before anything
+    is read (:func:`check_report_file`), and reading stops with an error past
+    :data:`MAX_REPORT_BYTES` should the file grow meanwhile.
+
+    Raises :class:`TestReportError` when the file cannot be opened or is too large; iterating
+    the stream raises it as :class:`JunitStream` says.
+    """
+    name = source or os.fspath(path)
+    check_report_file(path, name)
+    with ExitStack() as stack:
+        try:
+            fh = stack.enter_context(Path(path).open("rb"))
+        except OSError as exc:
+            raise TestReportError(f"{name}: cannot read: {exc.strerror or exc}") from exc
+        yield JunitStream(
+            fh,
+            name,
+            merge_retries=merge_retries,
+            keep_details=keep_details,
+            batch_size=batch_size,
+            max_bytes=MAX_REPORT_BYTES,
+        )
 
 
 def parse_junit_file(path: str | os.PathLike[str], *, merge_retries: bool = True) -> TestReport:
-    """Read and parse the report at ``path`` (``source`` is the path as given).
+    """Read and parse the report at ``path`` (``source`` is the path as given), incrementally.
 
     Raises :class:`TestReportError` as :func:`parse_junit` does, and also when the file cannot be
     read or is larger than :data:`MAX_REPORT_BYTES`.
     """
-    source = os.fspath(path)
     try:
-        with Path(path).open("rb") as fh:
-            data = fh.read(MAX_REPORT_BYTES + 1)
-    except OSError as exc:
-        raise TestReportError(f"{source}: cannot read: {exc.strerror or exc}") from exc
-    if len(data) > MAX_REPORT_BYTES:
-        raise TestReportError(f"{source}: larger than the {MAX_REPORT_BYTES} byte limit")
-    return parse_junit(data, source, merge_retries=merge_retries)
+        with open_junit_file(path, merge_retries=merge_retries) as stream:
+            return stream.report()
+    except OSError as exc:  # a read error in the middle of the file
+        raise TestReportError(f"{os.fspath(path)}: cannot read: {exc.strerror or exc}") from exc
 
 
 def reports_from_zip(data: bytes, source: str) -> list[TestReport]:
@@ -221,292 +228,18 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, member_source:
     return data
 
 
-# --------------------------------------------------------------------------- values
-
-
-_THOUSANDS_COMMA = re.compile(r"^[+-]?[1-9]\d{0,2}(,\d{3})+$")  # "1,234" (Surefire 2.x grouping)
-
-
-def _seconds(raw: str | None, what: str, problems: list[str]) -> float | None:
-    """``time`` attribute → seconds; ``None`` when absent, ``None`` + a problem when unusable."""
-    if raw is None or not raw.strip():
-        return None
-    text = raw.strip().replace("_", "")
-    if "," in text and "." in text:  # the last separator is the decimal point
-        text = (
-            text.replace(",", "")
-            if text.rfind(".") > text.rfind(",")
-            else text.replace(".", "").replace(",", ".")
-        )
-    elif _THOUSANDS_COMMA.match(text):
-        text = text.replace(",", "")
-    else:
-        text = text.replace(",", ".")
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value < 0:
-        problems.append(f"{what}: time={raw!r} is not a duration in seconds; left empty")
-        return None
-    return value
-
-
-def _timestamp(raw: str | None, what: str, problems: list[str]) -> datetime | None:
-    """ISO 8601 ``timestamp`` → aware UTC datetime (zone-less values are taken as UTC)."""
-    if raw is None or not raw.strip():
-        return None
-    text = raw.strip()
-    if text.upper().endswith("UTC"):
-        text = text[:-3].strip() + "+00:00"
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        problems.append(f"{what}: timestamp={raw!r} is not an ISO 8601 time; left empty")
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _text(elem: Element) -> str | None:
-    """Text of an outcome element: its own text, else that of a ``<stackTrace>`` child."""
-    parts = [elem.text or ""]
-    parts += [child.text or "" for child in elem if _local(child.tag) == "stackTrace"]
-    text = "\n".join(p.strip() for p in parts if p.strip())
-    return text or None
-
-
-def _clip(text: str | None) -> str | None:
-    if text is None or len(text) <= MAX_DETAILS_CHARS:
-        return text
-    return text[:MAX_DETAILS_CHARS] + _TRUNCATED.format(len(text) - MAX_DETAILS_CHARS)
-
-
-def _local(tag: Any) -> str:
-    """Tag without a ``{namespace}`` prefix (comments and PIs have non-str tags)."""
-    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
-
-
-def _attr_status(elem: Element) -> TestStatus | None:
-    for attr in ("status", "result"):
-        word = (elem.get(attr) or "").strip().lower()
-        if word in TEST_STATUS_MAP:
-            return test_status_of(word)
-        if word in _EXTRA_STATUS_WORDS:
-            return _EXTRA_STATUS_WORDS[word]
-    return None
-
-
-# --------------------------------------------------------------------------- the walk
-
-
-@dataclass
-class _SuiteBuilder:
-    name: str
-    timestamp: datetime | None
-    duration: float | None
-    file: str | None
-    cases: list[TestCase] = field(default_factory=list)
-    has_child_suite: bool = False
-
-
-class _Walk:
-    """Streaming state: open elements, open suites, finished suites, problems, dialect hints."""
-
-    def __init__(self, source: str, merge_retries: bool) -> None:
-        self.source = source
-        self.merge_retries = merge_retries
-        self.stack: list[Element] = []
-        self.suites: list[_SuiteBuilder] = []
-        self.done: list[TestSuite] = []
-        self.problems: list[str] = []
-        self.hints: set[str] = set()
-        self.bare_root = False
-        self.in_case = 0
-        self.case_number = 0
-
-    def start(self, elem: Element) -> None:
-        tag = _local(elem.tag)
-        if not self.stack:
-            if tag not in _REPORT_ROOTS:
-                raise NotATestReportError(
-                    f"{self.source}: root element <{tag}> is not a JUnit-style test report "
-                    "(expected <testsuites> or <testsuite>)"
-                )
-            self._root_hints(elem)
-        self.stack.append(elem)
-        if self.in_case or tag == "testcase":
-            self.in_case += 1
-        elif tag == "testsuite":
-            if self.suites:
-                self.suites[-1].has_child_suite = True
-            what = f"testsuite {elem.get('name')!r}"
-            self.suites.append(
-                _SuiteBuilder(
-                    name=elem.get("name") or self.source,
-                    timestamp=_timestamp(elem.get("timestamp"), what, self.problems),
-                    duration=_seconds(elem.get("time"), what, self.problems),
-                    file=elem.get("file") or (self.suites[-1].file if self.suites else None),
-                )
-            )
-            if elem.get("name") == "pytest":
-                self.hints.add("pytest")
-            if "assertions" in elem.attrib and self.bare_root:  # PHPUnit: bare <testsuites>
-                self.hints.add("phpunit")
-        elif tag == "property" and elem.get("name") == "go.version":
-            self.hints.add("go")
-
-    def end(self, elem: Element) -> None:
-        self.stack.pop()
-        tag = _local(elem.tag)
-        if self.in_case:
-            self.in_case -= 1
-            if self.in_case:
-                return  # inside a testcase: read with the testcase
-            self.case_number += 1
-            if not self.suites:  # a <testcase> directly under <testsuites>: closed by report()
-                self.suites.append(_SuiteBuilder(self.source, None, None, None))
-            case = self._case(elem, self.suites[-1])
-            if case is not None:
-                self.suites[-1].cases.append(case)
-        elif tag == "testsuite":
-            self._close_suite()
-        if self.stack:  # free what has been read: memory stays bounded by one testcase
-            self.stack[-1].remove(elem)
-
-    def _root_hints(self, root: Element) -> None:
-        schema = " ".join(v for k, v in root.attrib.items() if k.endswith("SchemaLocation"))
-        if "surefire" in schema:
-            self.hints.add("surefire")
-        self.bare_root = _local(root.tag) == "testsuites" and not root.attrib
-        name = root.get("name") or ""
-        if _local(root.tag) == "testsuites" and name == "jest tests":  # jest-junit's default suiteName
-            self.hints.add("jest")
-        if name == "nextest-run":  # cargo-nextest
-            self.hints.add("nextest")
-
-    def _close_suite(self) -> None:
-        builder = self.suites.pop()
-        if builder.cases or not builder.has_child_suite:
-            cases = _merge_repeats(builder.cases) if self.merge_retries else builder.cases
-            self.done.append(
-                TestSuite(
-                    name=builder.name,
-                    timestamp=builder.timestamp,
-                    duration=builder.duration,
-                    cases=tuple(cases),
-                )
-            )
-
-    def _case(self, elem: Element, suite: _SuiteBuilder) -> TestCase | None:
-        name = elem.get("name")
-        where = f"testcase #{self.case_number} in suite {suite.name!r}"
-        if name is None:  # name="" is kept: jest-junit writes it for a test with an empty title
-            self.problems.append(f"{where}: no name attribute; skipped")
-            return None
-        what = f"{where} ({name!r})"
-        outcomes: list[tuple[TestStatus, Element]] = []
-        skipped: Element | None = None
-        reruns: list[Element] = []
-        for child in elem:
-            tag = _local(child.tag)
-            if tag == "failure":
-                outcomes.append((TestStatus.FAILED, child))
-            elif tag == "error":
-                outcomes.append((TestStatus.ERROR, child))
-            elif tag == "skipped" and skipped is None:
-                skipped = child
-            elif tag in _RERUN_TAGS:
-                reruns.append(child)
-                self.hints.add("rerun")
-        deciding: Element | None = None
-        details: str | None = None
-        if outcomes:
-            status, deciding = outcomes[0]
-            texts = [t for _, e in outcomes if (t := _text(e))]
-            details = "\n\n".join(texts) or None
-        elif skipped is not None:
-            status, deciding, details = TestStatus.SKIPPED, skipped, _text(skipped)
-        else:
-            status = _attr_status(elem) or TestStatus.PASSED
-        if reruns and status is TestStatus.PASSED:
-            status, deciding, details = TestStatus.FLAKY, reruns[0], _text(reruns[0])
-        try:
-            return TestCase(
-                name=name,
-                classname=(elem.get("classname") or elem.get("class") or "").strip() or None,
-                file=elem.get("file") or suite.file,
-                status=status,
-                duration=_seconds(elem.get("time"), what, self.problems),
-                retries=len(reruns),
-                message=deciding.get("message") if deciding is not None else None,
-                failure_type=(deciding.get("type") or None) if deciding is not None else None,
-                details=_clip(details),
-            )
-        except ValueError as exc:  # pydantic validation: keep the rest of the report
-            self.problems.append(f"{what}: {exc}; skipped")
-            return None
-
-    def _dialect(self) -> str:
-        for dialect in ("surefire", "pytest", "jest", "go", "phpunit", "nextest"):
-            if dialect in self.hints:
-                return dialect
-        return "surefire" if "rerun" in self.hints else "junit"
-
-    def report(self) -> TestReport:
-        while self.suites:  # the implicit suite of <testcase>s directly under the root
-            self._close_suite()
-        problems = self.problems[:MAX_PROBLEMS]
-        if len(self.problems) > MAX_PROBLEMS:
-            problems.append(f"... and {len(self.problems) - MAX_PROBLEMS} more problems")
-        return TestReport(
-            source=self.source,
-            dialect=self._dialect(),
-            suites=tuple(self.done),
-            problems=tuple(problems),
-        )
-
-
-def _merge_repeats(cases: Iterable[TestCase]) -> list[TestCase]:
-    """Merge repeated ``(classname, name)`` executions of one suite (rules: module docstring)."""
-    groups: dict[tuple[str | None, str], list[TestCase]] = {}
-    for case in cases:
-        groups.setdefault((case.classname, case.name), []).append(case)
-    merged: list[TestCase] = []
-    for runs in groups.values():
-        statuses = [run.status for run in runs]
-        if len(runs) == 1 or TestStatus.SKIPPED in statuses or not _FAILING.intersection(statuses):
-            merged.extend(runs)
-            continue
-        first_fail = next(i for i, s in enumerate(statuses) if s in _FAILING)
-        passed_later = any(s in (TestStatus.PASSED, TestStatus.FLAKY) for s in statuses[first_fail:])
-        failing = [(i, run) for i, run in enumerate(runs, 1) if run.status in _FAILING]
-        last_fail = failing[-1][1]
-        details = "\n\n".join(
-            f"[execution {i} of {len(runs)}: {run.status.value}]\n{run.details or run.message or ''}".rstrip()
-            for i, run in failing
-        )
-        durations = [run.duration for run in runs if run.duration is not None]
-        merged.append(
-            runs[0].model_copy(
-                update={
-                    "status": TestStatus.FLAKY if passed_later else runs[-1].status,
-                    "retries": len(runs) - 1 + sum(run.retries for run in runs),
-                    "duration": sum(durations) if durations else None,
-                    "message": last_fail.message,
-                    "failure_type": last_fail.failure_type,
-                    "details": _clip(details),
-                }
-            )
-        )
-    return merged
-
-
 __all__ = [
+    "BATCH_SIZE",
     "MAX_DETAILS_CHARS",
+    "MAX_PROBLEMS",
     "MAX_REPORT_BYTES",
     "MAX_ZIP_MEMBERS",
+    "JunitStream",
     "NotATestReportError",
+    "SuitePart",
     "TestReportError",
+    "check_report_file",
+    "open_junit_file",
     "parse_junit",
     "parse_junit_file",
     "reports_from_zip",

@@ -136,7 +136,10 @@ def ingest_junit(
     create: bool = typer.Option(False, "--create", help=CREATE_HELP),
     fmt: ListFormat = typer.Option(ListFormat.text, "--format", "-f", help="Output format."),
 ) -> None:
-    """Ingest test reports into the store, attached to a run. Exit 1 when a file could not be read."""
+    """Ingest test reports into the store, attached to a run. A file that cannot be ingested
+    (unreadable, over the 200 MiB cap, not well-formed XML, not a test report) is one
+    ``cimedic: error:`` line (in ``errors`` with ``--format json``); the other files are still
+    ingested, and the exit code is 1 at the end."""
     from cimedic.services.test_reports import ingest_junit_files
 
     ctx = context(db, create=create)
@@ -154,5 +157,7 @@ def ingest_junit(
         typer.echo(f"{report.reports} reports, {report.cases} test cases ({statuses}) for {repo} run {run}")
         for problem in report.problems[:50]:
             typer.echo(f"  problem: {problem}", err=True)
+        for error in report.errors:
+            typer.echo(f"cimedic: error: {error}", err=True)
     if report.failed_files:
         raise typer.Exit(1)
