@@ -28,6 +28,15 @@ containing "error" or "fail", case-insensitive, newest first) and the ratio ours
 breakdowns by detected ``log.format`` and by language (LogChunks, top 10) or by the
 ``log_format`` column of ``index.csv`` (CiDiff); and, for CiDiff, a second run with ``pass.log``
 given as ``--baseline``. JSON results go to ``bench/out/diagnosis_accuracy.json``.
+
+Every case is put in one of two parts **by repository** (LogChunks: ``repo`` of ``labels.jsonl``;
+CiDiff: the case directory without its trailing run number, e.g. ``breakages/astor``):
+``holdout`` when the first 8 hex digits of SHA-256 of the repository name, as an integer, are
+divisible by 4 (about a quarter of the repositories), else ``tune``. Rules are tuned on ``tune``
+only; both parts are reported (``### <dataset>: by split part``), so a change can be checked not
+to lower accuracy on data it was not fitted to. The diagnosed ``category`` and ``transient`` flag
+of each log are counted per part too (the data sets have no cause labels: these counts show what
+a change moved, not whether it is right).
 """
 
 from __future__ import annotations
@@ -35,6 +44,7 @@ from __future__ import annotations
 import argparse
 import bisect
 import csv
+import hashlib
 import json
 import multiprocessing
 import re
@@ -55,6 +65,15 @@ OUT_JSON = REPO / "bench" / "out" / "diagnosis_accuracy.json"
 METRICS = ("F1", "P", "R", "hit@1", "hit@5")
 NAIVE_TAIL = 20
 NAIVE_ERROR = re.compile(r"error|fail", re.IGNORECASE)
+HOLDOUT_MODULUS = 4
+CIDIFF_RUN = re.compile(r"(_\d+|/run\d+)$")
+
+
+def split_part(repository: str) -> str:
+    """``holdout`` or ``tune``: a deterministic split by repository (see the module docstring)."""
+    h = int(hashlib.sha256(repository.encode("utf-8")).hexdigest()[:8], 16)
+    return "holdout" if h % HOLDOUT_MODULUS == 0 else "tune"
+
 
 # --------------------------------------------------------------------------- ground truth
 # Same construction as score_diagnosis.py (norm, line_of, logchunks_cases, cidiff_cases).
@@ -86,7 +105,8 @@ def logchunks_cases(d: Path) -> Iterator[dict[str, Any]]:
             for m in pat.finditer(raw)
         ]
         if occ:
-            yield {"path": p, "occurrences": occ, "group": row.get("language", "?")}
+            repo = str(row.get("repo", "?"))
+            yield {"path": p, "occurrences": occ, "group": row.get("language", "?"), "repository": repo}
 
 
 def cidiff_cases(d: Path) -> Iterator[dict[str, Any]]:
@@ -105,7 +125,8 @@ def cidiff_cases(d: Path) -> Iterator[dict[str, Any]]:
         if lines:
             case = gt.parent.relative_to(d).as_posix()
             fmt = index.get(case, "?").split(" (")[0]
-            yield {"path": gt.parent / "fail.log", "occurrences": [lines], "group": fmt}
+            repo = CIDIFF_RUN.sub("", case)
+            yield {"path": gt.parent / "fail.log", "occurrences": [lines], "group": fmt, "repository": repo}
 
 
 def score(res: dict[str, Any], gt: set[int]) -> tuple[float, float, float, bool, bool]:
@@ -162,7 +183,9 @@ def _evaluate(task: tuple[str, dict[str, Any], bool]) -> dict[str, Any]:
     """Diagnose one case in-process, score it, and score the naive baseline on it."""
     dataset, case, with_baseline = task
     path: Path = case["path"]
+    repo = case["repository"]
     row: dict[str, Any] = {"dataset": dataset, "path": str(path), "group": case["group"]}
+    row.update(repository=repo, part=split_part(repo), category="failed", transient=False)
     t0 = time.perf_counter()
     try:
         if _INIT_ERROR is not None:
@@ -178,6 +201,7 @@ def _evaluate(task: tuple[str, dict[str, Any], bool]) -> dict[str, Any]:
         res = contract(analyze_path(str(path), baseline=baseline, diagnoser=_DIAGNOSER).diagnosis)
         (p, r, f, h1, h5), gt = best_score(res, case["occurrences"])
         row.update(P=p, R=r, F1=f, hit1=h1, hit5=h5, failed=False, format=res["log"]["format"])
+        row.update(category=res.get("category", "?"), transient=bool(res.get("transient")))
         ex = res.get("excerpt") or {}
         row["excerpt"] = [ex.get("start_line"), ex.get("end_line")]
         row["gt_first"] = min(gt)
@@ -224,6 +248,19 @@ def breakdown(rows: list[dict[str, Any]], field: str, top: int | None = None) ->
         s = summarize(groups[g])
         s["naive F1"] = summarize(groups[g], "naive")["F1"] if "naive" in groups[g][0] else None
         out.append({"group": g, **s})
+    return out
+
+
+def category_counts(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per split part: how many logs were diagnosed transient, and each category's count."""
+    out: dict[str, Any] = {}
+    for part in ("tune", "holdout"):
+        rs = [r for r in rows if r["part"] == part]
+        out[part] = {
+            "n": len(rs),
+            "transient": sum(1 for r in rs if r["transient"]),
+            "categories": dict(Counter(r["category"] for r in rs).most_common()),
+        }
     return out
 
 
@@ -359,7 +396,12 @@ def main() -> int:
             "summary_line": summary_line(name, ours),
             "analyze_seconds": round(sum(r["seconds"] for r in rs), 2),
             "by_detected_format": breakdown(rs, "format"),
+            "by_part": breakdown(rs, "part"),
+            "categories_by_part": category_counts(rs),
         }
+        print_breakdown(f"### {name}: by split part (by repository)", entry["by_part"])
+        for part, c in entry["categories_by_part"].items():
+            print(f"{name} {part}: n={c['n']} transient={c['transient']} categories={c['categories']}")
         table.append([name, "cimedic", *(ours[c] for c in ("n", *METRICS, "failed"))])
         if wb:
             entry["pass_log_used"] = sum(1 for r in rs if r.get("baseline_used"))
@@ -401,6 +443,8 @@ def main() -> int:
     print("\n### summary\n")
     for name, _ds, _wb in runs:
         print(results["datasets"][name]["summary_line"])
+        for g in results["datasets"][name]["by_part"]:
+            print(f"  {g['group']}: {summary_line(name, g)}")
     print(f"(wall {wall:.1f} s for {len(tasks)} diagnoses with {a.jobs} workers)\n")
     print(md_table(["dataset", "system", "n", *METRICS, "failed"], table))
 
@@ -420,12 +464,16 @@ def write_per_log(path: Path, rows: list[dict[str, Any]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(
-            "dataset\tpath\tformat\tP\tR\tF1\thit1\thit5\texcerpt_start\texcerpt_end\tgt_first\ttop_line\ttop_text\n"
+            "dataset\tpath\trepository\tpart\tcategory\ttransient\tformat\tP\tR\tF1\thit1\thit5\texcerpt_start\texcerpt_end\tgt_first\ttop_line\ttop_text\n"
         )
         for r in rows:
             cells = [
                 r["dataset"],
                 r["path"],
+                r["repository"],
+                r["part"],
+                r["category"],
+                int(r["transient"]),
                 r["format"],
                 f"{r['P']:.3f}",
                 f"{r['R']:.3f}",

@@ -133,6 +133,26 @@ class FailedStep(_Frozen):
     end_line: int
 
 
+class EvidenceKind(StrEnum):
+    """What makes a log line deterministic evidence of a failure (a re-run repeats it).
+
+    The rule is :func:`cimedic.analysis.diagnosis.evidence.deterministic_evidence`.
+    """
+
+    ASSERTION = "assertion"  # an assertion message (AssertionError, expected/got, t.Errorf, pytest "E")
+    COMPILER = "compiler"  # a compiler, type checker or linker diagnostic
+    LINTER = "linter"  # a linter diagnostic (file:line: rule)
+    EXCEPTION = "exception"  # a panic or a named exception that is not a network error
+    FORMATTER = "formatter"  # a formatter's diff or "would reformat"
+
+
+class Evidence(_Frozen):
+    """A line of deterministic evidence: ``line`` (1-based) and what kind it is (no text)."""
+
+    line: int
+    kind: EvidenceKind
+
+
 class CauseMatch(_Frozen):
     """A knowledge-base cause matched on a log line."""
 
@@ -158,6 +178,10 @@ class Diagnosis(_Frozen):
 
     ``confidence`` is in [0, 1]; ``signature`` is 32 lowercase hex characters (first 16
     bytes of SHA-256 of the masked primary error text), empty when no failure was found.
+    ``deterministic_evidence``: the failure's lines that a re-run would repeat (assertion,
+    compiler/linter diagnostic, non-network exception, formatter diff), strongest first; when
+    it is not empty, ``transient`` is false. Diagnoses stored before the field existed read
+    as ``()``.
     """
 
     log: LogInfo
@@ -173,3 +197,4 @@ class Diagnosis(_Frozen):
     elapsed_ms: float = 0.0
     sections: tuple[Section, ...] = ()
     excerpt_lines: tuple[tuple[int, str], ...] = ()
+    deterministic_evidence: tuple[Evidence, ...] = ()

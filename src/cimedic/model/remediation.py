@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cimedic.model.diagnosis import Category
+from cimedic.model.diagnosis import Category, Evidence
 
 RERUN_MAX_AGE_S = 30 * 24 * 3600
 """GitHub allows re-runs up to 30 days after the initial run (GitHub docs, "Re-running
@@ -50,6 +50,7 @@ class Reason(StrEnum):
     NO_DIAGNOSIS = "unknown_diagnosis"
     NOT_TRANSIENT = "not_transient"
     CAUSE_DENIED = "cause_denied"
+    DETERMINISTIC_EVIDENCE = "deterministic_evidence"
     ATTEMPTS_EXHAUSTED = "attempts_exhausted"
     TOO_OLD = "too_old"
     COOLING_DOWN = "cooling_down"
@@ -99,13 +100,15 @@ class RerunPolicy(_Frozen):
 class JobDiagnosis(_Frozen):
     """Structured facts of one failed job of the candidate's latest attempt (no log text):
     ``category``/``cause_id``/``transient`` from the stored diagnosis, ``None`` when the job
-    has no diagnosis yet."""
+    has no diagnosis yet. ``deterministic_evidence``: kind and line of the diagnosis's
+    deterministic evidence (no text); ``()`` also for diagnoses stored before it existed."""
 
     job_name: str
     category: Category | None = None
     cause_id: str | None = None
     transient: bool = False
     signature: str | None = None
+    deterministic_evidence: tuple[Evidence, ...] = ()
 
 
 class RerunCandidate(_Frozen):

@@ -7,6 +7,11 @@ says ``dry_run: false`` AND the verdict is ``rerun``, asks the provider to re-ru
 jobs. The decision row is written (result ``pending``) before the request and the result
 after it: at most once per (run, attempt), also across restarts; a crash between the two
 leaves ``pending`` for a person to check.
+
+Each failed job's deterministic evidence (kinds and line numbers, no text) comes with its
+stored diagnosis (:func:`cimedic.store.actions.failed_runs`), so the policy can refuse a run
+with an assertion, compiler/linter diagnostic, non-network exception or formatter diff (reason
+``deterministic_evidence``).
 """
 
 from __future__ import annotations

@@ -8,9 +8,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select, update
 
-from cimedic.model.diagnosis import Category
+from cimedic.model.diagnosis import Category, Evidence
 from cimedic.model.remediation import Decision, JobDiagnosis, Reason, RerunCandidate, Verdict
 from cimedic.store import schema as t
 from cimedic.store.base import StoreBase, from_db, to_db
@@ -114,7 +115,9 @@ def _category(value: str | None) -> Category | None:
 def failed_runs(store: StoreBase, *, since: datetime, repository: str | None = None) -> list[RerunCandidate]:
     """Runs created at or after ``since`` whose latest attempt completed with ``failure``, with
     the structured diagnosis (category, cause id, transient, signature; never log text) of each
-    failed job of that attempt. Oldest first."""
+    failed job of that attempt, with its deterministic evidence (kinds and lines; ``()`` for a
+    diagnosis stored before migration 0012, whose decision then rests on its transient flag
+    until ``cimedic reprocess``). Oldest first."""
     r, j, d, repo = t.workflow_runs, t.jobs, t.diagnoses, t.repositories
     q = (
         select(
@@ -135,7 +138,14 @@ def failed_runs(store: StoreBase, *, since: datetime, repository: str | None = N
         q = q.where(repo.c.full_name == repository)
     jq = (
         select(
-            j.c.run_id, j.c.run_attempt, j.c.name, d.c.category, d.c.cause_id, d.c.transient, d.c.signature
+            j.c.run_id,
+            j.c.run_attempt,
+            j.c.name,
+            d.c.category,
+            d.c.cause_id,
+            d.c.transient,
+            d.c.signature,
+            d.c.evidence,
         )
         .select_from(j)
         .outerjoin(d, d.c.job_id == j.c.id)
@@ -155,6 +165,7 @@ def failed_runs(store: StoreBase, *, since: datetime, repository: str | None = N
                     cause_id=row[4],
                     transient=bool(row[5]),
                     signature=row[6],
+                    deterministic_evidence=_evidence(row[7]),
                 )
             )
     return [
@@ -170,3 +181,14 @@ def failed_runs(store: StoreBase, *, since: datetime, repository: str | None = N
         )
         for row in runs
     ]
+
+
+_EVIDENCE = TypeAdapter(tuple[Evidence, ...])
+
+
+def _evidence(raw: object) -> tuple[Evidence, ...]:
+    """The ``evidence`` column: ``()`` when NULL or not valid (never raises)."""
+    try:
+        return _EVIDENCE.validate_python(raw or ())
+    except ValidationError:
+        return ()

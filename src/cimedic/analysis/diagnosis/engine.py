@@ -18,10 +18,17 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 
+from cimedic.analysis.diagnosis.evidence import (
+    EVIDENCE_CATEGORY,
+    CauseLine,
+    block_after,
+    deterministic_evidence,
+    is_transient,
+)
 from cimedic.analysis.diagnosis.excerpt import build_excerpt
 from cimedic.analysis.diagnosis.kb import CompiledKB
 from cimedic.analysis.diagnosis.matcher import DatabaseCache
-from cimedic.analysis.diagnosis.patterns import Kind
+from cimedic.analysis.diagnosis.patterns import LINE_PATTERNS, Kind, is_marker_line
 from cimedic.analysis.diagnosis.scan import (
     Candidate,
     LineScorer,
@@ -44,6 +51,7 @@ from cimedic.model import (
     Section,
 )
 from cimedic.model.batches import LineBatch, normalize_breaks
+from cimedic.model.diagnosis import Evidence
 
 BatchSource = Callable[[], Iterable[LineBatch]]
 MAX_ERROR_LINES = 40
@@ -58,6 +66,8 @@ JOB_LEVEL_MARKERS = frozenset({"jenkins.finished", "gitlab.job_failed"})
 TRANSIENT_CATEGORIES = frozenset(
     {Category.NETWORK, Category.RATE_LIMIT, Category.RUNNER_LOST, Category.REGISTRY, Category.INFRASTRUCTURE}
 )
+# line patterns that report a transient (network, DNS, TLS, registry...) error
+_TRANSIENT_PATTERNS = frozenset(p.id for p in LINE_PATTERNS if p.category in TRANSIENT_CATEGORIES)
 
 
 class Diagnoser:
@@ -106,6 +116,7 @@ class Diagnoser:
         anchors = ranked[:3]
         want = _windows([a.line for a in anchors], scan.lines)
         texts = _fetch_lines(cached, want, scan.fmt)
+        evidence = self._evidence(scan, ranked, texts)
         anchor = anchors[0]
         cand_by_line = {c.line: c for c in scan.candidates}
         if Kind.TERMINAL in anchor.kinds:
@@ -113,9 +124,15 @@ class Diagnoser:
         else:
             start, end = build_excerpt(anchor.line, texts, cand_by_line, sections_starts(scan))
         window = [(n, texts[n]) for n in range(max(1, start - 5), end + 6) if n in texts]
-        cause = self._cause(ranked, start, end, window)
+        cause = self._cause(ranked, start, end, window, deterministic=bool(evidence))
         category = _category(cause, ranked, anchor, scan)
-        transient = cause.transient if cause else category in TRANSIENT_CATEGORIES
+        if evidence and category in TRANSIENT_CATEGORIES:  # the evidence line's own hint, else its kind's
+            first = cand_by_line.get(evidence[0].line)
+            hint = first.category if first is not None else None
+            category = (
+                hint if hint and hint not in TRANSIENT_CATEGORIES else EVIDENCE_CATEGORY[evidence[0].kind]
+            )
+        transient = is_transient(cause.transient if cause else category in TRANSIENT_CATEGORIES, evidence)
         step = _failed_step(sections, scan, anchor)
         errors = [ErrorLine(line=c.line, text=c.text[:500], score=round(c.score, 3)) for c in ranked]
         if Kind.TERMINAL in anchor.kinds:
@@ -147,26 +164,71 @@ class Diagnoser:
             elapsed_ms=round((time.perf_counter() - t0) * 1000, 2),
             sections=tuple(sections),
             excerpt_lines=tuple((n, texts.get(n, "")) for n in range(start, end + 1)),
+            deterministic_evidence=evidence[:MAX_ERROR_LINES],
+        )
+
+    def _is_transient_line(self, c: Candidate) -> bool:
+        """The line reports a transient error (a transient KB cause or line pattern)."""
+        return any(self.kb.causes[cid].transient for cid in c.causes) or bool(
+            _TRANSIENT_PATTERNS.intersection(c.patterns)
+        )
+
+    def _evidence(
+        self, scan: ScanResult, ranked: list[Candidate], texts: dict[int, str]
+    ) -> tuple[Evidence, ...]:
+        """Deterministic evidence (:mod:`.evidence`) among the ranked lines inside failed steps
+        (all when none). An exception line's message block is read from ``texts`` (the lines
+        around the anchors and the tail, already read: no extra pass over the log)."""
+        ranges = _merge(_failed_ranges(scan))
+        lines = [
+            c
+            for c in ranked[:MAX_ERROR_LINES]
+            if Kind.TERMINAL not in c.kinds and (not ranges or any(a <= c.line <= b for a, b in ranges))
+        ]
+        return deterministic_evidence(
+            CauseLine(c.line, c.text, self._is_transient_line(c), block_after(c.line, texts)) for c in lines
         )
 
     def _cause(
-        self, ranked: list[Candidate], start: int, end: int, window: list[tuple[int, str]]
+        self,
+        ranked: list[Candidate],
+        start: int,
+        end: int,
+        window: list[tuple[int, str]],
+        deterministic: bool = False,
     ) -> CauseMatch | None:
+        """The best KB cause near the excerpt. With ``deterministic`` evidence, transient causes
+        are left out (an ``ECONNRESET`` printed after an assertion is not the cause); without
+        it, a transient cause wins over a cause seen only on a runner's summary or per-test
+        marker line (``FAIL pkg [setup failed]``), which says that, not why, it failed."""
         best: tuple[float, int, str, int] | None = None
+        best_transient: tuple[float, int, str, int] | None = None
+        on_markers: set[tuple[float, int, str, int]] = set()
         for rank, c in enumerate(ranked[:MAX_ERROR_LINES]):
             inside = start <= c.line <= end
             if rank >= 3 and not start - 20 <= c.line <= end + 20:
                 continue  # a cause far from the failure (e.g. a setup 404) is not its cause
+            marker = not deterministic and is_marker_line(c.text, c.patterns)
             for cid in c.causes:
                 cause = self.kb.causes[cid]
+                if deterministic and cause.transient:
+                    continue
                 key = (c.score + (3.0 if inside else 0.0) + cause.priority * 0.5, -rank, cid, c.line)
+                if marker and not cause.transient:
+                    on_markers.add(key)
+                if cause.transient and (best_transient is None or key > best_transient):
+                    best_transient = key
                 if best is None or key > best:
                     best = key
         for hit in self.kb.match_window(window):
             cause = self.kb.causes[hit.cause_id]
+            if deterministic and cause.transient:
+                continue
             key = (20.0 + cause.priority * 0.5, 0, hit.cause_id, hit.line)
             if best is None or key > best:
                 best = key
+        if best in on_markers and best_transient is not None:
+            best = best_transient
         if best is None:
             return None
         cause = self.kb.causes[best[2]]

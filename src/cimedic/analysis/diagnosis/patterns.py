@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from cimedic.analysis.diagnosis.evidence import classify
 from cimedic.model import Category
 
 
@@ -789,3 +790,41 @@ LINE_PATTERNS: tuple[LinePattern, ...] = (
 def pattern_index() -> dict[str, LinePattern]:
     """Line patterns by id."""
     return {p.id: p for p in LINE_PATTERNS}
+
+
+# per-test failure markers of test runners: they name the failed test, not what went wrong
+_TEST_MARKERS = frozenset(
+    {
+        "go.fail",
+        "pytest.failed",
+        "pytest.error_item",
+        "unittest.fail",
+        "jest.fail",
+        "jest.bullet",
+        "mocha.item",
+        "surefire.failure",
+        "surefire.item",
+        "surefire.item2",
+        "gradle.test_failed",
+        "cargo.test_failed",
+        "dotnet.failed",
+        "tap.not_ok",
+        "phpunit.item",
+        "php.test_fail",
+        "exunit.item",
+        "minitest.failure",
+        "minitest.header",
+        "scalatest.failed",
+        "rspec.rerun",
+    }
+)
+_SUMMARIES = frozenset(p.id for p in LINE_PATTERNS if p.kind in (Kind.SUMMARY, Kind.TERMINAL))
+
+
+def is_marker_line(text: str, pattern_ids: tuple[str, ...]) -> bool:
+    """True for a runner's summary or per-test marker line (``FAIL pkg 0.1s``, ``3 failed``,
+    ``Tests run: 5, Failures: 1``, ``--- FAIL: TestX``) that is no deterministic evidence
+    (:func:`cimedic.analysis.diagnosis.evidence.classify`): it says that, not why, it failed."""
+    return bool(_SUMMARIES.intersection(pattern_ids) or _TEST_MARKERS.intersection(pattern_ids)) and (
+        classify(text) is None
+    )
