@@ -16,8 +16,20 @@ Prints (and writes to ``bench/out/github_requests.json``):
    minute per endpoint bounds the 304 polls too.
 4. **Webhook answer time** of ``POST /webhooks/github`` over loopback (uvicorn, SQLite store):
    p50/p95/max in ms for the demo's deliveries (target < 1 s).
+5. **Busy repository** (issue 11's target, :mod:`cimedic.testing.replay_busy`): ``--busy-runs``
+   runs (default 2,500) over 29 days, three jobs and three artifacts each (one a JUnit
+   ``test-results``), synced as ``cimedic sync OWNER/REPO --since 30d`` does with default
+   settings (the client and options of :mod:`cimedic.bootstrap`). Targets, each PASS/FAIL:
+   every run and job stored; at most 1.05 requests per run plus one per failed-job log on
+   everything but test-report artifacts; at most ``test_report_budget`` requests on those
+   (the sync runs in well under the hour); a second sync of the unchanged repository costs at
+   most 2 % of the runs in primary quota (304 answers are free); no request answered
+   "rate limit exceeded", also when a token with a smaller quota runs out during the sync
+   while the local clock is an hour ahead of GitHub's. Baseline in the same run: collecting
+   every test report at once, and a re-sync that re-reads every run's jobs.
 
-Usage: ``.venv/bin/python bench/github_requests.py [--extra-runs 1500] [--hours 24] [--runs-per-hour 6]``.
+Usage: ``.venv/bin/python bench/github_requests.py [--extra-runs 1500] [--hours 24] [--runs-per-hour 6]
+[--busy-runs 2500] [--only busy]``.
 No network: the replay is bundled (``cimedic.testing``).
 """
 
@@ -30,6 +42,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -38,11 +52,13 @@ import httpx
 from cimedic.bootstrap import StoreEtags
 from cimedic.connectors.github_actions.auth import TokenAuth
 from cimedic.connectors.github_actions.client import GitHubClient
+from cimedic.model.providers import ProviderError
 from cimedic.services.collect import CollectOptions, Collector
 from cimedic.services.diagnose import make_diagnoser
 from cimedic.store.repository import Store
 from cimedic.testing.demo_history import build_demo_history
 from cimedic.testing.github_replay import GitHubReplay
+from cimedic.testing.replay_busy import ARTIFACTS_PER_RUN, TEST_ARTIFACT, build_busy_history
 
 TOKEN = "ghp_bench"
 REPO = "hashicorp-demo/terraform"
@@ -139,6 +155,167 @@ def backfill(extra_runs: int, diagnoser) -> dict[str, object]:  # type: ignore[n
     }
 
 
+LISTING, JOBS, LOGS = "listing (runs, repository, workflows)", "jobs", "logs (302)"
+ART_LIST, REPORTS, OTHER_ARTIFACTS = (
+    "artifacts: listing",
+    "artifacts: test-report zips (302)",
+    "artifacts: other",
+)
+LOG_BLOBS, REPORT_BLOBS = "logs: redirected downloads", "artifacts: redirected downloads"
+
+
+def _busy_kind(path: str, test_artifacts: set[int]) -> str:
+    """What one request of the busy sync was for (the artifact listing only serves test reports)."""
+    p = path.split("?")[0]
+    if "/_blobs/" in p:
+        return LOG_BLOBS if "/job-logs/" in p else REPORT_BLOBS
+    if p.endswith("/jobs"):
+        return JOBS
+    if p.endswith("/logs"):
+        return LOGS
+    if p.endswith("/zip"):
+        ident = p.rsplit("/", 2)[-2]
+        return REPORTS if ident.isdigit() and int(ident) in test_artifacts else OTHER_ARTIFACTS
+    if "/artifacts" in p:
+        return ART_LIST
+    return LISTING
+
+
+@dataclass
+class BusySync:
+    """One first sync (and, unless rate limited, one re-sync) of the busy history."""
+
+    runs: int
+    jobs: int
+    artifacts: int
+    failed_jobs: int
+    options: dict[str, object]
+    seconds: float = 0.0
+    by_kind: dict[str, int] = field(default_factory=dict)
+    runs_stored: int = 0
+    jobs_stored: int = 0
+    logs_stored: int = 0
+    runs_with_report: int = 0
+    deferred: int | None = None
+    problems: list[str] = field(default_factory=list)
+    error: str | None = None
+    exhausted_answers: int = 0
+    resync_by_kind: dict[str, int] = field(default_factory=dict)
+    resync_not_modified: int = 0
+    resync_primary_cost: int | None = None
+    resync_runs_ingested: int = 0
+
+
+def _busy_sync(runs: int, diagnoser: object, *, rate_limit: int = 5000, skew: float = 0.0) -> BusySync:
+    """Sync the busy history with the default client and options (``build(Settings(...))``, as
+    ``cimedic sync OWNER/REPO --since 30d`` does); ``rate_limit``: the token's requests per
+    hour; ``skew``: seconds GitHub's clock is behind the local one. With the full 5,000 it
+    syncs a second time."""
+    from sqlalchemy import text
+
+    from cimedic.bootstrap import build
+    from cimedic.settings import Settings
+
+    now = datetime.now(UTC)
+    history = build_busy_history(runs, now=now)
+    replay = GitHubReplay(history, token=TOKEN, rate_limit=rate_limit, clock=lambda: time.time() - skew)
+    test_ids = {a.id for a in history.artifacts if a.name == TEST_ARTIFACT}
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(f"sqlite:///{tmp}/busy.db")
+        ctx = build(Settings(github_token=TOKEN, data_dir=Path(tmp)), store=store, llm=None,
+                    transport=replay.transport())  # fmt: skip
+        options = ctx.collect_options()
+        out = BusySync(
+            runs=len(history.runs), jobs=len(history.jobs), artifacts=len(history.artifacts),
+            failed_jobs=sum(1 for j in history.jobs if j.conclusion in ("failure", "timed_out")),
+            options={k: getattr(options, k, "(absent)") for k in ("max_workers", "test_report_budget")},
+        )  # fmt: skip
+        collector = Collector(store, ctx.provider("github"), diagnoser, options)  # type: ignore[arg-type]
+        t0 = time.perf_counter()
+        try:
+            report = collector.sync(REPO, since=now - timedelta(days=30))
+            out.problems, out.deferred = report.problems, getattr(report, "test_reports_deferred", None)
+        except ProviderError as exc:  # rate limited beyond max_wait while listing
+            out.error = str(exc)
+        out.seconds = round(time.perf_counter() - t0, 1)
+        first = len(replay.requests)
+        out.by_kind = dict(Counter(_busy_kind(path, test_ids) for _m, path, _s in replay.requests))
+        counts = store.counts()
+        out.runs_stored, out.jobs_stored, out.logs_stored = (
+            counts["workflow_runs"], counts["jobs"], counts["job_logs"],
+        )  # fmt: skip
+        with store.engine.connect() as conn:
+            out.runs_with_report = conn.execute(
+                text("SELECT COUNT(DISTINCT run_id) FROM test_reports")
+            ).scalar_one()
+        if rate_limit >= 5000 and out.error is None:
+            remaining = replay.rate_remaining
+            again = collector.sync(REPO, since=datetime.now(UTC) - timedelta(days=30))
+            second = replay.requests[first:]
+            out.resync_by_kind = dict(Counter(_busy_kind(path, test_ids) for _m, path, _s in second))
+            out.resync_not_modified = sum(1 for (_m, _p, st) in second if st == 304)
+            out.resync_primary_cost = remaining - replay.rate_remaining
+            out.resync_runs_ingested = again.runs_ingested
+        store.close()
+    out.exhausted_answers = sum(1 for (_m, _p, st) in replay.requests if st == 403)
+    return out
+
+
+def _report_budget(options: dict[str, object]) -> int:
+    """``test_report_budget`` of the options, or its default (a fifth of 5,000 requests/h)."""
+    budget = options.get("test_report_budget")
+    if isinstance(budget, int):
+        return budget
+    try:
+        from cimedic.services.collect_reports import hourly_budget
+
+        return hourly_budget(None, 5000)
+    except ImportError:  # issue 11: 1,000 requests per hour by default
+        return 1000
+
+
+def busy(runs: int, diagnoser: object) -> dict[str, object]:
+    """Section 5 (see the module docstring): prints the figures and PASS/FAIL per target."""
+    b = _busy_sync(runs, diagnoser)
+    small = max(runs // 2, 100)
+    x = _busy_sync(runs, diagnoser, rate_limit=small, skew=3600.0)
+    budget = _report_budget(b.options)
+    n, k = b.runs, Counter(b.by_kind)
+    core = k[LISTING] + k[JOBS]
+    print(
+        f"Busy repository: {n} runs, {b.jobs} jobs, {b.artifacts} artifacts ({ARTIFACTS_PER_RUN} per run), "
+        f"{b.failed_jobs} failed jobs; first sync with default settings {b.options} in {b.seconds} s"
+    )
+    for kind, count in sorted(k.items()):
+        print(f"  {kind:44s} {count:6d}  ({count / n:.3f} per run)")
+    print(f"  stored: {b.runs_stored}/{n} runs, {b.jobs_stored}/{b.jobs} jobs, {b.logs_stored}/{b.failed_jobs} "
+          f"failed-job logs, {b.runs_with_report}/{n} runs with a test report ({b.deferred} deferred); "
+          f"{len(b.problems)} problems")  # fmt: skip
+    spent = k[REPORTS] + k[REPORT_BLOBS]
+    print(f"  listing + jobs: {core} = {core / n:.3f} per run (target <= 1.05); logs: {k[LOGS]} for "
+          f"{b.failed_jobs} failed jobs (target 1 each); test reports: {spent} requests on downloads "
+          f"(zip + redirected fetch; budget {budget}/h) + {k[ART_LIST]} listing pages")  # fmt: skip
+    print(f"  baseline, same run: every test report at once = {n} downloads + {-(-b.artifacts // 100)} listing "
+          f"pages; a re-sync re-reading every run's jobs = {k[LISTING] + n} requests")  # fmt: skip
+    print(f"  re-sync: {sum(b.resync_by_kind.values())} requests ({b.resync_by_kind}), "
+          f"{b.resync_not_modified} x 304, primary cost {b.resync_primary_cost} "
+          f"({(b.resync_primary_cost or 0) / n:.2%} of the runs), {b.resync_runs_ingested} runs re-read")  # fmt: skip
+    print(f"  token of {small}/h running out, local clock 1 h ahead of GitHub's: {sum(x.by_kind.values())} "
+          f"requests, {x.exhausted_answers} answered 'rate limit exceeded', {x.runs_stored} runs stored; "
+          f"{x.error or (x.problems[0] if x.problems else '')}")  # fmt: skip
+    targets = {
+        "every run and job stored": b.runs_stored == n and b.jobs_stored == b.jobs,
+        "listing + jobs <= 1.05 per run, logs <= 1 per failed job": core <= 1.05 * n
+        and k[LOGS] <= b.failed_jobs,
+        f"test-report downloads (zip + redirected fetch) <= test_report_budget {budget}/h": spent <= budget,
+        "re-sync primary cost <= 2% of the runs": (b.resync_primary_cost or 10**9) <= 0.02 * n,
+        "no request sent while exhausted": b.exhausted_answers == 0 and x.exhausted_answers == 0,
+    }
+    for name, ok in targets.items():
+        print(f"  {'PASS' if ok else 'FAIL'}  {name}")
+    return {"sync": asdict(b), "exhausted_token": asdict(x), "budget": budget, "targets": targets}
+
+
 def polling(hours: int, runs_per_hour: int) -> dict[str, object]:
     now = datetime.now(UTC)
     out: dict[str, object] = {}
@@ -230,9 +407,16 @@ def main() -> int:
     ap.add_argument("--hours", type=int, default=24, help="simulated hours of polling at 60 s (default 24)")
     ap.add_argument("--runs-per-hour", type=int, default=6, help="new runs per hour of the active repository")
     ap.add_argument("--webhooks", type=int, default=300, help="deliveries timed (default 300)")
+    ap.add_argument("--busy-runs", type=int, default=2500, help="runs of the busy repository (default 2500)")
+    ap.add_argument("--only", choices=["busy"], help="run only this section")
     args = ap.parse_args()
     diagnoser = make_diagnoser()[0]
     result: dict[str, object] = {}
+    if args.only == "busy":
+        result["busy"] = busy(args.busy_runs, diagnoser)
+        OUT.mkdir(exist_ok=True)
+        (OUT / "github_requests_busy.json").write_text(json.dumps(result, indent=2, default=str))
+        return 0
 
     b = result["backfill"] = backfill(args.extra_runs, diagnoser)
     print(
@@ -263,6 +447,8 @@ def main() -> int:
             f"  {key:28s} {v['requests']:6d} requests, {v['not_modified']:6d} x 304, "  # type: ignore[index]
             f"primary cost {v['primary_cost_per_hour']:7.1f}/h, repositories per token {v['repos_per_token_at_60s']}"
         )  # type: ignore[index]
+
+    result["busy"] = busy(args.busy_runs, diagnoser)
 
     w = result["webhooks"] = webhook_latency(args.webhooks)
     print(

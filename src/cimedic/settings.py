@@ -199,6 +199,16 @@ class Settings(BaseSettings):
         default_factory=lambda: ["*test*", "*junit*", "*report*", "*results*", "*surefire*"],
         description="Run artifacts (fnmatch globs on the lower-cased name) read for JUnit reports; [] for none.",
     )
+    test_report_budget: int | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "GitHub requests per rolling hour test-report artifacts may cost (each download is 2: the"
+            " 302 and its target); failed and re-run attempts first, the rest deferred to later polls."
+            " Unset: a fifth of the token's hourly rate limit (1000 of 5000; GitHub docs, 'Rate limits"
+            " for the REST API'). 0: only `cimedic sync --reports` downloads them."
+        ),
+    )
     watch_interval: float = Field(
         default=60.0, gt=0, description="Seconds between two polls of `cimedic watch`."
     )

@@ -71,7 +71,7 @@ class ToyClient:
     def download_job_log(self, full_name, job_id, max_bytes=None):
         raise ProviderError(404, f"toy://{full_name}/{job_id}", "no logs in a toy", provider="toy")
 
-    def list_repo_artifacts(self, full_name):
+    def list_repo_artifacts(self, full_name, since=None):
         return []
 
     def download_artifact(self, full_name, artifact_id):

@@ -169,9 +169,10 @@ class AppContext:
         """Problems found while loading the knowledge bases (entries skipped)."""
         return self._diagnoser[1]
 
-    def collect_options(self, *, fetch_logs: bool = True) -> CollectOptions:
-        """Collection knobs from ``log_max_bytes``, ``github_max_concurrency`` and
-        ``test_artifact_patterns``."""
+    def collect_options(self, *, fetch_logs: bool = True, all_reports: bool = False) -> CollectOptions:
+        """Collection knobs from ``log_max_bytes``, ``github_max_concurrency``,
+        ``test_artifact_patterns`` and ``test_report_budget``; ``all_reports``: download every
+        missing test report now, ignoring the budget (``cimedic sync --reports``)."""
         from cimedic.services.collect import CollectOptions
 
         s = self.settings
@@ -181,6 +182,8 @@ class AppContext:
             fetch_logs=fetch_logs,
             test_artifact_patterns=tuple(s.test_artifact_patterns),
             fetch_test_reports=bool(s.test_artifact_patterns),
+            test_report_budget=s.test_report_budget,
+            fetch_all_reports=all_reports,
         )
 
     # ------------------------------------------------------------------ LLM and agent

@@ -6,15 +6,16 @@ Request budget (GitHub) (what ``bench/github_requests.py`` measures): listing ru
 per 100 runs; each run that is new or changed costs one jobs request (``filter=all`` returns
 the jobs of every attempt, so attempts need no extra request); a completed run already stored
 with the same attempt and update time costs nothing; each failed job costs one log download.
-Test reports come from one paginated listing of the repository's artifacts plus one download
-per matching artifact. A poll of an unchanged repository is one conditional request answered
+Test reports (:mod:`cimedic.services.collect_reports`) come from a paginated listing of the
+repository's artifacts plus two requests per downloaded artifact (the ``302`` and its target),
+fetched by priority within ``test_report_budget`` requests per hour; the rest is deferred to
+later polls. A poll of an unchanged repository is one conditional request answered
 ``304 Not Modified``, which GitHub does not count against the primary rate limit (GitHub docs,
 "Best practices for using the REST API": conditional requests).
 """
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ class CollectReport:
     logs_failed: int = 0
     diagnosed: int = 0
     test_reports: int = 0
+    test_reports_deferred: int = 0
     not_modified: bool = False
     requests: int = 0
     problems: list[str] = field(default_factory=list)
@@ -54,13 +56,19 @@ class CollectReport:
 
 @dataclass
 class CollectOptions:
-    """Knobs of collection. ``log_max_bytes``: cap per stored log (bytes; the tail is kept)."""
+    """Knobs of collection. ``log_max_bytes``: cap per stored log (bytes; the tail is kept).
+    ``test_report_budget``: requests per rolling hour test-report artifacts may cost (None: a
+    fifth of the provider's hourly rate limit, see
+    :func:`cimedic.services.collect_reports.hourly_budget`); ``fetch_all_reports``: download
+    every missing test report now, ignoring the budget (``cimedic sync --reports``)."""
 
     log_max_bytes: int = 20 * 1024 * 1024
     max_workers: int = 4
     fetch_logs: bool = True
     test_artifact_patterns: Sequence[str] = DEFAULT_TEST_ARTIFACTS
     fetch_test_reports: bool = True
+    test_report_budget: int | None = None
+    fetch_all_reports: bool = False
 
 
 class Collector:
@@ -213,14 +221,17 @@ class Collector:
         return run.model_copy(update={"pull_requests": tuple(prs)}) if prs else run
 
     def after_ingest(self, full_name: str, report: CollectReport, since: datetime | None = None) -> None:
-        """Fetch pending failed-job logs, diagnose them, and read new test-report artifacts."""
+        """Fetch pending failed-job logs, diagnose them, then test reports: new artifacts are
+        listed (a sync: since ``since``; a poll: when runs changed) and pending ones downloaded
+        within the budget, so reports an interrupted sync missed are fetched by later polls."""
         if self.options.fetch_logs:
             self.fetch_logs(full_name, report)
-        if self.options.fetch_test_reports and report.runs_ingested:
-            self.fetch_test_reports(full_name, report)
+        if self.options.fetch_test_reports:
+            self.fetch_test_reports(full_name, report, since=since)
 
     def fetch_logs(self, full_name: str, report: CollectReport) -> None:
-        """Download every pending failed-job log of ``full_name`` (tail-capped), store, diagnose."""
+        """Download every pending failed-job log of ``full_name`` (tail-capped), store, diagnose;
+        then diagnose any stored log left without a diagnosis (a process killed in between)."""
         from cimedic.services.analyze_jobs import diagnose_job
 
         pending = self.store.jobs_needing_log(full_name)
@@ -255,37 +266,18 @@ class Collector:
                         self.store, self.diagnoser, key.job_id, f"{full_name}/jobs/{key.provider_id}"
                     )
                     report.diagnosed += 1
+        if self.diagnoser is not None:
+            # logs stored by a process killed before it diagnosed them (kill -9 between the two)
+            for key in self.store.jobs_with_logs(repository=full_name, undiagnosed_only=True):
+                diagnose_job(self.store, self.diagnoser, key.job_id, f"{full_name}/jobs/{key.provider_id}")
+                report.diagnosed += 1
 
-    def fetch_test_reports(self, full_name: str, report: CollectReport) -> None:
-        """Read JUnit XML from test-report artifacts of stored runs that have none yet."""
-        from cimedic.inputs.junit import reports_from_zip
+    def fetch_test_reports(
+        self, full_name: str, report: CollectReport, *, since: datetime | None = None
+    ) -> None:
+        """Find test-report artifacts and download the missing ones by priority within the
+        request budget (:class:`cimedic.services.collect_reports.ReportFetcher`)."""
+        from cimedic.services.collect_reports import ReportFetcher
 
-        repo_id = self.store.repository_id(full_name, self.provider.id)
-        if repo_id is None:
-            return
-        try:
-            artifacts = self.provider.list_repo_artifacts(full_name)
-        except ProviderError as exc:
-            report.problems.append(f"artifacts not listed: {exc}")
-            return
-        wanted = [
-            a
-            for a in artifacts
-            if not a.expired
-            and a.run_id is not None
-            and any(fnmatch.fnmatch(a.name.lower(), p) for p in self.options.test_artifact_patterns)
-        ]
-        have = self.store.runs_with_test_reports(repo_id)
-        for artifact in wanted:
-            run_id = self.store.run_id(repo_id, artifact.run_id) if artifact.run_id is not None else None
-            if run_id is None or run_id in have:
-                continue
-            try:
-                data = self.provider.download_artifact(full_name, artifact.id)
-            except ProviderError as exc:
-                report.problems.append(f"artifact {artifact.name} ({artifact.id}): {exc}")
-                continue
-            for test_report in reports_from_zip(data, f"{artifact.name}.zip"):
-                self.store.save_test_report(run_id, test_report)
-                report.test_reports += 1
-                report.problems.extend(f"{test_report.source}: {p}" for p in test_report.problems)
+        fetcher = ReportFetcher(self.store, self.provider, self.options, self.progress)
+        fetcher.collect(full_name, report, since=since, changed=report.runs_ingested > 0)

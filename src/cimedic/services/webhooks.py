@@ -27,13 +27,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from cimedic.model import RunAttempt, Status, WorkflowRun
-from cimedic.model.providers import CIProvider, WebhookReceiver, WebhookRejected
+from cimedic.model.providers import CIProvider, ProviderError, WebhookReceiver, WebhookRejected
 from cimedic.store.base import now_utc
 from cimedic.store.repository import Store
 
 if TYPE_CHECKING:
     from cimedic.analysis.diagnosis import Diagnoser
     from cimedic.model.events import WebhookEvent
+    from cimedic.services.collect import CollectOptions
 
 log = logging.getLogger(__name__)
 
@@ -79,12 +80,13 @@ def receive(store: Store, receiver: WebhookReceiver, headers: Mapping[str, str],
 @dataclass
 class ProcessReport:
     """Deliveries processed (done / failed with reasons; ``dead``: those of the failed that
-    reached the last try) and logs fetched."""
+    reached the last try), logs fetched and test reports stored."""
 
     done: int = 0
     failed: int = 0
     dead: int = 0
     logs_fetched: int = 0
+    test_reports: int = 0
     problems: list[str] = field(default_factory=list)
 
 
@@ -140,6 +142,7 @@ def process_pending(
     since: datetime | None = None,
     log_max_bytes: int = 20 * 1024 * 1024,
     due_only: bool = True,
+    options: CollectOptions | None = None,
 ) -> ProcessReport:
     """Process stored deliveries in ``statuses`` (oldest first) of every provider in
     ``receivers`` (provider id → receiver); fetch and diagnose failed-job logs through
@@ -152,9 +155,16 @@ def process_pending(
     :meth:`~cimedic.store.pipeline.PipelineMixin.fail_raw_event`, or ``dead`` after the last try;
     the next delivery is processed all the same. With ``due_only`` (the worker), ``failed``
     deliveries are taken only when their next try is due; without (``cimedic reprocess``), at
-    once. Never raises for a delivery; a broken store still raises."""
+    once. Never raises for a delivery; a broken store still raises.
+
+    With ``options`` (``serve``: :meth:`~cimedic.bootstrap.AppContext.collect_options`), the
+    collection knobs replace ``log_max_bytes``, and each repository where a run completed also
+    gets its test reports: new artifacts listed, missing ones downloaded by priority within
+    ``test_report_budget`` (what ``watch`` and ``agent`` do after each poll), so reports a crash
+    or the budget left behind are fetched later too."""
     report = ProcessReport()
     repos_with_failures: set[tuple[str, str]] = set()
+    repos_with_completed_runs: dict[tuple[str, str], int] = {}
     due_at = now_utc() if due_only else None
     for provider, receiver in receivers.items():
         after_id = 0
@@ -183,19 +193,55 @@ def process_pending(
                 report.done += 1
                 if failed_job and repo:
                     repos_with_failures.add((provider, repo))
+                if repo and ev.run is not None and ev.run.status == Status.COMPLETED:
+                    key = (provider, repo)
+                    repos_with_completed_runs[key] = repos_with_completed_runs.get(key, 0) + 1
     if providers:
-        from cimedic.services.collect import CollectOptions, Collector, CollectReport
+        from cimedic.services.collect import CollectOptions
 
-        for provider, repo in sorted(repos_with_failures):
-            client = providers.get(provider)
-            if client is None:
-                continue
-            collector = Collector(store, client, diagnoser, CollectOptions(log_max_bytes=log_max_bytes))
-            sub = CollectReport(repo)
-            collector.fetch_logs(repo, sub)
-            report.logs_fetched += sub.logs_fetched
-            report.problems.extend(sub.problems)
+        _collect_after(
+            store,
+            providers,
+            diagnoser,
+            options or CollectOptions(log_max_bytes=log_max_bytes, fetch_test_reports=False),
+            repos_with_failures,
+            repos_with_completed_runs if options is not None else {},
+            report,
+        )
     return report
+
+
+def _collect_after(
+    store: Store,
+    providers: Mapping[str, CIProvider],
+    diagnoser: Diagnoser | None,
+    options: CollectOptions,
+    repos_with_failures: set[tuple[str, str]],
+    repos_with_completed_runs: Mapping[tuple[str, str], int],
+    report: ProcessReport,
+) -> None:
+    """Failed-job logs of the repositories with failures, then test reports of those where runs
+    completed, through each provider's client (a provider without one is left to ``watch``)."""
+    from cimedic.services.collect import Collector, CollectReport
+
+    for provider, repo in sorted(repos_with_failures | set(repos_with_completed_runs)):
+        client = providers.get(provider)
+        if client is None:
+            continue
+        collector = Collector(store, client, diagnoser, options)
+        sub = CollectReport(repo)
+        try:
+            if (provider, repo) in repos_with_failures:
+                collector.fetch_logs(repo, sub)
+            completed = repos_with_completed_runs.get((provider, repo), 0)
+            if completed and options.fetch_test_reports:
+                sub.runs_ingested = completed  # runs changed: list artifacts since the last listing
+                collector.fetch_test_reports(repo, sub)
+        except ProviderError as exc:  # the deliveries are stored; logs and reports come later
+            sub.problems.append(f"{repo}: {exc}")
+        report.logs_fetched += sub.logs_fetched
+        report.test_reports += sub.test_reports
+        report.problems.extend(sub.problems)
 
 
 def _describe(exc: BaseException) -> str:

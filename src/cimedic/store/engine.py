@@ -20,7 +20,7 @@ from sqlalchemy import Engine, create_engine, event, text
 #: The newest Alembic revision in ``migrations/versions/`` (the ``revision`` of its newest file).
 #: Update it with every new migration; ``tests/store/test_migrations.py`` checks it against
 #: Alembic's own head.
-HEAD_REVISION = "0011"
+HEAD_REVISION = "0012"
 
 #: What a PostgreSQL store without its driver says (psycopg 3 comes with the ``postgres`` extra).
 POSTGRES_EXTRA_HINT = "a PostgreSQL store needs pip install 'cimedic[postgres]'"

@@ -12,9 +12,9 @@ How histories are built from the history store:
   → flaky; ``skipped`` is left out. The variant is ``<workflow> | <report source>`` (the
   artifact and member path for collected reports, the file name for ``ingest junit``), so the
   legs of a matrix, whose reports have different names, are separate histories. The attempt is
-  the one of the report's job when the report names a job; otherwise it is unknown: a re-run
-  attempt's report with the same source replaces the earlier one (``Store.save_test_report``),
-  so test histories see re-runs mostly as in-run retries and as other runs of the same commit.
+  the report's own (``test_reports.run_attempt``, migration 0012: each attempt of a re-run keeps
+  its reports, so attempt 1 failing and attempt 2 passing is same-commit evidence), else the
+  one of the report's job, else unknown.
 - **Jobs**: one execution per stored job row (``jobs`` has one row per job and attempt),
   subject ``<workflow> / <job name>``. ``success`` → pass; ``failure``, ``timed_out``,
   ``startup_failure`` → fail; cancelled, skipped and unfinished jobs are left out.
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, func, select, update
 
 from cimedic.model.flaky import (
     Execution,
@@ -154,7 +154,7 @@ def test_histories(
             r.c.workflow_name,
             r.c.created_at,
             tr.c.source,
-            j.c.run_attempt,
+            func.coalesce(tr.c.run_attempt, j.c.run_attempt),
             r.c.branch,
         )
         .select_from(tc)
@@ -163,7 +163,7 @@ def test_histories(
         .join(t.repositories, t.repositories.c.id == r.c.repo_id)
         .outerjoin(j, j.c.id == tr.c.job_id)
         .where(tc.c.status.in_(list(_TEST_OUTCOMES)))
-        .order_by(r.c.created_at, r.c.id, j.c.run_attempt, tr.c.id, tc.c.id)
+        .order_by(r.c.created_at, r.c.id, func.coalesce(tr.c.run_attempt, j.c.run_attempt), tr.c.id, tc.c.id)
     )
     q = _window(q, since, until, repository)
     with store.engine.connect() as conn:

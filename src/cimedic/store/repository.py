@@ -24,14 +24,16 @@ from cimedic.model import (
     WorkflowRun,
 )
 from cimedic.store import schema as t
+from cimedic.store.artifacts import ArtifactsMixin
 from cimedic.store.base import StoreBase, _seconds, from_db, now_utc, to_db
 from cimedic.store.pipeline import PipelineMixin, RawEvent
 from cimedic.store.results import JobKey, ResultsMixin, StoredLog
+from cimedic.store.test_report_stream import TestReportStreamMixin
 
 __all__ = ["JobKey", "RawEvent", "Store", "StoreBase", "StoredLog", "from_db", "now_utc", "to_db"]
 
 
-class Store(ResultsMixin, PipelineMixin):
+class Store(ResultsMixin, ArtifactsMixin, PipelineMixin, TestReportStreamMixin):
     """The history store at ``url`` (SQLAlchemy URL): repositories, runs, attempts, jobs and steps
     here; logs, diagnoses and test reports in :class:`ResultsMixin`; raw payloads, ETags and
     retention in :class:`PipelineMixin`. Migrates the schema on open unless

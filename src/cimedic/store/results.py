@@ -142,6 +142,7 @@ class ResultsMixin(StoreBase):
             "engine_version": engine_version,
             "analyzed_at": to_db(now_utc()),
             "result": diagnosis.model_dump(mode="json"),
+            "evidence": [e.model_dump(mode="json") for e in diagnosis.deterministic_evidence],
         }
         with self.engine.begin() as conn:
             self._upsert(conn, t.diagnoses, [row], ["job_id"])
@@ -154,50 +155,15 @@ class ResultsMixin(StoreBase):
         return None if r is None else Diagnosis.model_validate(r)
 
     # ------------------------------------------------------------------ test reports
-    def save_test_report(self, run_id: int, report: TestReport, job_id: int | None = None) -> int:
-        """Store a parsed test report of a run, replacing an earlier one with the same ``source``."""
+    def save_test_report(
+        self, run_id: int, report: TestReport, job_id: int | None = None, *, attempt: int | None = None
+    ) -> int:
+        """Store a parsed test report of a run's ``attempt`` (``None``: unknown), replacing an
+        earlier one with the same ``(run, attempt, source)``; returns the report's store id.
+        Reports of different attempts are kept side by side (re-runs upload artifacts with the
+        same name)."""
         with self.engine.begin() as conn:
-            conn.execute(
-                delete(t.test_reports).where(
-                    t.test_reports.c.run_id == run_id, t.test_reports.c.source == report.source
-                )
-            )
-            report_id = int(
-                conn.execute(
-                    t.test_reports.insert()
-                    .values(
-                        run_id=run_id,
-                        job_id=job_id,
-                        source=report.source,
-                        dialect=report.dialect,
-                        problems=list(report.problems),
-                        ingested_at=to_db(now_utc()),
-                    )
-                    .returning(t.test_reports.c.id)
-                ).scalar_one()
-            )
-            rows = [
-                {
-                    "report_id": report_id,
-                    "run_id": run_id,
-                    "suite": suite.name,
-                    "test_id": case.test_id,
-                    "classname": case.classname,
-                    "name": case.name,
-                    "file": case.file,
-                    "status": case.status.value,
-                    "duration_s": case.duration,
-                    "retries": case.retries,
-                    "message": case.message[:4000] if case.message else None,
-                    "failure_type": case.failure_type,
-                }
-                for suite in report.suites
-                for case in suite.cases
-            ]
-            if rows:
-                conn.execute(t.test_cases.insert(), rows)
-        # in SQLite, deleting the report cascades to its cases (foreign_keys=ON)
-        return report_id
+            return insert_test_report(conn, run_id, report, job_id, attempt)
 
     def runs_with_test_reports(self, repo_id: int) -> set[int]:
         """Store ids of the runs of a repository that already have a test report."""
@@ -209,3 +175,53 @@ class ResultsMixin(StoreBase):
                 .distinct()
             ).all()
         return {int(r[0]) for r in rows}
+
+
+def insert_test_report(
+    conn: Any, run_id: int, report: TestReport, job_id: int | None, attempt: int | None
+) -> int:
+    """Within the transaction ``conn``: replace the report ``(run_id, attempt, report.source)``
+    and its test cases by ``report``; returns the new report id. ``attempt`` None matches
+    only reports of unknown attempt (SQL ``IS NULL``: NULLs never collide in the unique key)."""
+    tr = t.test_reports
+    same_attempt = tr.c.run_attempt.is_(None) if attempt is None else tr.c.run_attempt == attempt
+    old = select(tr.c.id).where(tr.c.run_id == run_id, tr.c.source == report.source, same_attempt)
+    # explicit: the cascade needs foreign_keys=ON on SQLite
+    conn.execute(delete(t.test_cases).where(t.test_cases.c.report_id.in_(old)))
+    conn.execute(delete(tr).where(tr.c.run_id == run_id, tr.c.source == report.source, same_attempt))
+    report_id = int(
+        conn.execute(
+            tr.insert()
+            .values(
+                run_id=run_id,
+                job_id=job_id,
+                run_attempt=attempt,
+                source=report.source,
+                dialect=report.dialect,
+                problems=list(report.problems),
+                ingested_at=to_db(now_utc()),
+            )
+            .returning(tr.c.id)
+        ).scalar_one()
+    )
+    rows = [
+        {
+            "report_id": report_id,
+            "run_id": run_id,
+            "suite": suite.name,
+            "test_id": case.test_id,
+            "classname": case.classname,
+            "name": case.name,
+            "file": case.file,
+            "status": case.status.value,
+            "duration_s": case.duration,
+            "retries": case.retries,
+            "message": case.message[:4000] if case.message else None,
+            "failure_type": case.failure_type,
+        }
+        for suite in report.suites
+        for case in suite.cases
+    ]
+    if rows:
+        conn.execute(t.test_cases.insert(), rows)
+    return report_id

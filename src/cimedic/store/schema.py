@@ -185,7 +185,37 @@ test_reports = Table(
     Column("dialect", String(32), nullable=False),
     Column("problems", JSON),
     Column("ingested_at", DateTime, nullable=False),
-    UniqueConstraint("run_id", "source", name="uq_test_reports_run_source"),
+    # the run attempt whose artifact held the report (None: unknown, e.g. ``ingest junit``);
+    # re-run attempts upload artifacts with the same name, so the key includes it (migration 0012)
+    Column("run_attempt", Integer),
+    UniqueConstraint("run_id", "run_attempt", "source", name="uq_test_reports_run_attempt_source"),
+)
+
+# One row per test-report artifact of a stored run that collection found (migration 0012):
+# what was fetched, what failed and what is deferred to a later poll by the request budget.
+# status: pending (found, not fetched yet) | fetched | failed (tried again later) | skipped
+# (never fetched: expired, not a zip, or too many failed tries)
+test_report_artifacts = Table(
+    "test_report_artifacts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("repo_id", ForeignKey("repositories.id", ondelete="CASCADE"), nullable=False),
+    Column("run_id", ForeignKey("workflow_runs.id", ondelete="CASCADE"), nullable=False),
+    Column("artifact_id", String(64), nullable=False),  # the provider's artifact id
+    Column("name", Text, nullable=False),
+    Column("run_attempt", Integer),  # derived from created_at (services.collect_reports)
+    Column("created_at", DateTime),  # when the provider says the artifact was created
+    Column("size_in_bytes", Integer),
+    Column("status", String(16), nullable=False, default="pending"),
+    Column("tries", Integer, nullable=False, default=0),
+    Column("requests", Integer, nullable=False, default=0),  # requests spent by the last try
+    Column("tried_at", DateTime),  # the last try
+    Column("fetched_at", DateTime),
+    Column("reports", Integer, nullable=False, default=0),  # test reports stored from it
+    Column("error", Text),
+    UniqueConstraint("run_id", "artifact_id", name="uq_test_report_artifacts_run_artifact"),
+    Index("ix_test_report_artifacts_status", "repo_id", "status"),
+    Index("ix_test_report_artifacts_tried", "tried_at"),
 )
 
 test_cases = Table(
@@ -234,6 +264,8 @@ diagnoses = Table(
     Column("engine_version", String(32), nullable=False),
     Column("analyzed_at", DateTime, nullable=False),
     Column("result", JSON, nullable=False),  # the Diagnosis model, as JSON
+    # its deterministic evidence: [{"line", "kind"}] (no text; migration 0012; NULL: none recorded)
+    Column("evidence", JSON),
     Index("ix_diagnoses_signature", "signature"),
 )
 
@@ -272,6 +304,10 @@ sync_state = Table(
     Column("last_sync_at", DateTime),
     Column("last_poll_at", DateTime),
     Column("newest_run_created_at", DateTime),
+    # when the repository's artifacts were last listed (test reports; migration 0012)
+    Column("artifacts_listed_at", DateTime),
+    # the start of the created-time span those listings cover without a gap (migration 0012)
+    Column("artifacts_listed_from", DateTime),
 )
 
 # Tables of the analyzers (one module each, one migration each); imported here so that

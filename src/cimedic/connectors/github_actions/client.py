@@ -353,14 +353,21 @@ class GitHubClient:
             out.extend(self._map(response, map_artifacts_page)[1])
         return out
 
-    def list_repo_artifacts(self, full_name: str) -> list[ArtifactRef]:
+    def list_repo_artifacts(self, full_name: str, *, since: datetime | None = None) -> list[ArtifactRef]:
         """Artifacts of all runs of the repository, newest first
-        (``GET /repos/{o}/{r}/actions/artifacts``, paginated)."""
+        (``GET /repos/{o}/{r}/actions/artifacts``, paginated, 100 per request).
+
+        With ``since`` (aware UTC), paging stops after the first page holding an artifact created
+        before it (GitHub lists artifacts newest first), so the result holds every artifact
+        created at or after ``since`` and possibly some older ones."""
         out: list[ArtifactRef] = []
         for response in self._pages(
             f"{self._repo(full_name)}/actions/artifacts", {"per_page": PER_PAGE}, self._auth_for(full_name)
         ):
-            out.extend(self._map(response, map_artifacts_page)[1])
+            page = self._map(response, map_artifacts_page)[1]
+            out.extend(page)
+            if since is not None and any(a.created_at is not None and a.created_at < since for a in page):
+                break
         return out
 
     def download_artifact(self, full_name: str, artifact_id: str | int) -> bytes:
@@ -419,11 +426,9 @@ class GitHubClient:
             "POST", url, json=payload, headers=t._headers(self._auth_for(full_name))
         )
         try:
-            response = t.http.send(request)
-            response.read()
+            response = t.send_once(request)
         except httpx.TransportError as err:
             raise GitHubError(0, url, f"network error: {err!r}") from err
-        t._record(response)
         if response.status_code != 201:
             raise GitHubError(response.status_code, url, t._message(response))
         data = t.decode(response)

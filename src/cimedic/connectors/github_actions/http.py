@@ -9,8 +9,11 @@ Rules implemented, with their GitHub documentation:
   on 403/429 with ``Retry-After`` wait that many seconds; with ``X-RateLimit-Remaining: 0``
   wait until ``X-RateLimit-Reset`` (epoch seconds, plus 1 s for clock skew); on other
   secondary-limit answers wait one minute, then exponentially longer (60, 120, 240 s, ...).
-  A wait longer than ``max_wait`` seconds, or more than ``max_retries`` retries, raises
-  :class:`RateLimitError`.
+  Nothing is *sent* while the ``core`` limit is exhausted or such a wait runs, from any
+  thread, and reset times are compared in GitHub's clock (the ``Date`` header), not the local
+  one: :class:`~cimedic.connectors.github_actions.ratelimit.RateGate`. A wait longer than
+  ``max_wait`` seconds, or more than ``max_retries`` retries, raises :class:`RateLimitError`
+  (a closed gate: "rate limit exhausted until HH:MM:SS UTC", without sending).
 * "Use conditional requests" (same page): ``If-None-Match`` with a stored ``ETag``; a 304 does
   not count against the primary rate limit.
 * Server errors (5xx) and network errors are retried after 1, 2 and 4 s.
@@ -18,8 +21,9 @@ Rules implemented, with their GitHub documentation:
   short-lived ``Location`` on another host; it is fetched without the ``Authorization``
   header (the URL is signed).
 
-All waiting goes through the injected ``sleep`` and ``clock`` (seconds), so tests never sleep.
-Shared state (counters, rate limit) is guarded by a lock: one :class:`Transport` may serve a
+All rate-limit and back-off waiting goes through the injected ``sleep`` and ``clock`` (seconds),
+so tests never sleep (the gate's only real wait is for answers of requests in flight). Shared
+state (counters, rate limit, gate) is guarded by locks: one :class:`Transport` may serve a
 thread pool.
 """
 
@@ -30,12 +34,18 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from cimedic.connectors.github_actions.mapping import error_message
+from cimedic.connectors.github_actions.ratelimit import (
+    EXHAUSTED,
+    SECONDARY_FIRST_WAIT,
+    RateGate,
+    RateLimit,
+    utc_time,
+)
 from cimedic.model.providers import EtagStore, LogDownload, ProviderError
 
 if TYPE_CHECKING:  # auth imports this module (errors, headers)
@@ -51,8 +61,6 @@ BASE_HEADERS = {
 }
 SERVER_BACKOFF = (1.0, 2.0, 4.0)
 """Seconds to wait before each retry of a 5xx / network error."""
-SECONDARY_FIRST_WAIT = 60.0
-"""First wait (seconds) after a secondary rate limit without ``Retry-After``; doubled after."""
 _REDIRECTS = (301, 302, 303, 307, 308)
 
 
@@ -71,18 +79,6 @@ class RateLimitError(GitHubError):
     def __init__(self, status: int, url: str, message: str, wait: float | None = None) -> None:
         self.wait = wait
         super().__init__(status, url, message)
-
-
-@dataclass
-class RateLimit:
-    """Last seen ``X-RateLimit-*`` headers: ``reset`` is in epoch seconds (UTC); ``None`` when
-    GitHub has not sent the header yet."""
-
-    limit: int | None = None
-    remaining: int | None = None
-    reset: int | None = None
-    used: int | None = None
-    resource: str | None = None
 
 
 @dataclass
@@ -115,29 +111,6 @@ class MemoryEtagStore:
     def put(self, url: str, etag: str) -> None:
         with self._lock:
             self._etags[url] = etag
-
-
-def _int_header(headers: httpx.Headers, name: str) -> int | None:
-    value = headers.get(name)
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _retry_after(headers: httpx.Headers, now: float) -> float | None:
-    """``Retry-After`` in seconds (delta-seconds or an HTTP date), or ``None``."""
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - now)
-    except (TypeError, ValueError):
-        return None
 
 
 def _public_url(url: httpx.URL) -> str:
@@ -174,16 +147,19 @@ class Transport:
         self.max_retries = max_retries
         self.max_wait = max_wait
         self._lock = threading.Lock()
-        self._rate = RateLimit()
         self._stats = Stats()
+        self.gate = RateGate(clock)
 
     # ------------------------------------------------------------------ state
 
     @property
     def rate_limit(self) -> RateLimit:
         """A snapshot of the last seen rate-limit headers."""
-        with self._lock:
-            return replace(self._rate)
+        return self.gate.rate_limit
+
+    def server_now(self) -> float:
+        """GitHub's clock (epoch seconds), as measured from its ``Date`` headers."""
+        return self.gate.server_now()
 
     @property
     def stats(self) -> Stats:
@@ -191,8 +167,7 @@ class Transport:
         with self._lock:
             return replace(self._stats, by_status=Counter(self._stats.by_status))
 
-    def _record(self, response: httpx.Response) -> None:
-        h = response.headers
+    def _count(self, response: httpx.Response) -> None:
         with self._lock:
             self._stats.requests += 1
             self._stats.by_status[response.status_code] += 1
@@ -200,14 +175,20 @@ class Transport:
                 self._stats.not_modified += 1
             else:
                 self._stats.primary_cost += 1
-            if "x-ratelimit-remaining" in h:
-                self._rate = RateLimit(
-                    limit=_int_header(h, "x-ratelimit-limit"),
-                    remaining=_int_header(h, "x-ratelimit-remaining"),
-                    reset=_int_header(h, "x-ratelimit-reset"),
-                    used=_int_header(h, "x-ratelimit-used"),
-                    resource=h.get("x-ratelimit-resource"),
-                )
+
+    def _acquire(self, url: str, waited_until: float | None = None) -> None:
+        """Pass the gate (waiting with the injected sleep; ``waited_until``: server time this
+        request already waited for); :class:`RateLimitError` without sending when it stays
+        closed longer than ``max_wait``."""
+        closed = self.gate.acquire(self.max_wait, self._wait, waited_until)
+        if closed is not None:
+            raise RateLimitError(
+                403 if closed.why == EXHAUSTED else 429,
+                url,
+                f"{closed.why} until {utc_time(closed.until)} (GitHub's clock): not sent, the wait of "
+                f"{closed.wait:.0f} s exceeds max_wait {self.max_wait:.0f} s",
+                closed.wait,
+            )
 
     def _wait(self, seconds: float) -> None:
         with self._lock:
@@ -250,6 +231,7 @@ class Transport:
         rate_retries = 0
         server_retries = 0
         secondary = 0
+        waited_until: float | None = None  # server time a rate-limit wait of this request ended
         while True:
             request = self.http.build_request(
                 method, self.url(path), params=params, headers=self._headers(auth)
@@ -257,26 +239,31 @@ class Transport:
             key = str(request.url)
             if conditional and (etag := self.etags.get(key)):
                 request.headers["If-None-Match"] = etag
+            self._acquire(key, waited_until)
             try:
                 response = self.http.send(request, follow_redirects=follow_redirects)
                 response.read()
             except httpx.TransportError as err:
+                self.gate.release(None)
                 if server_retries >= min(self.max_retries, len(SERVER_BACKOFF)):
                     raise GitHubError(0, key, f"network error: {err!r}") from err
                 self._wait(SERVER_BACKOFF[server_retries])
                 server_retries += 1
                 continue
-            self._record(response)
+            except BaseException:
+                self.gate.release(None)
+                raise
+            self._count(response)
             status = response.status_code
+            message = self._message(response) if status in (403, 429) else ""
+            limited = self.gate.release(response, secondary, message)
             if status < 400:
                 if conditional and status == 200 and (etag := response.headers.get("etag")):
                     self.etags.put(key, etag)
                 return response
-            limited = self._rate_limit_wait(response, secondary)
             if limited is not None:
-                wait, is_secondary = limited
-                secondary += is_secondary
-                message = self._message(response)
+                wait = limited.wait
+                secondary += limited.secondary
                 if rate_retries >= self.max_retries:
                     raise RateLimitError(
                         status, key, f"still rate limited after {rate_retries} retries: {message}", wait
@@ -285,11 +272,13 @@ class Transport:
                     raise RateLimitError(
                         status,
                         key,
-                        f"rate limited for {wait:.0f} s (> max_wait {self.max_wait:.0f} s): {message}",
+                        f"rate limited until {utc_time(limited.until)} (GitHub's clock), {wait:.0f} s "
+                        f"(> max_wait {self.max_wait:.0f} s): {message}",
                         wait,
                     )
                 log.warning("GitHub rate limit on %s: waiting %.0f s (%s)", key, wait, message)
-                self._wait(wait)
+                self._wait(wait)  # other threads wait at the gate when the limit is ``shared``
+                waited_until = limited.until
                 rate_retries += 1
                 continue
             if status >= 500 and server_retries < min(self.max_retries, len(SERVER_BACKOFF)):
@@ -299,25 +288,21 @@ class Transport:
                 continue
             raise GitHubError(status, key, self._message(response))
 
-    def _rate_limit_wait(self, response: httpx.Response, secondary: int) -> tuple[float, bool] | None:
-        """``(seconds to wait, is a secondary limit)`` for a rate-limited answer, else ``None``.
-
-        ``secondary`` counts the secondary-limit answers already seen for this request.
-        """
-        if response.status_code not in (403, 429):
-            return None
-        h = response.headers
-        after = _retry_after(h, self.clock())
-        if after is not None:
-            return after, False
-        if (
-            h.get("x-ratelimit-remaining") == "0"
-            and (reset := _int_header(h, "x-ratelimit-reset")) is not None
-        ):
-            return max(0.0, reset - self.clock()) + 1.0, False
-        if response.status_code == 429 or "secondary rate limit" in self._message(response).lower():
-            return SECONDARY_FIRST_WAIT * 2 ** min(secondary, 10), True
-        return None
+    def send_once(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request`` once through the gate and count its answer, whatever its status (no
+        retry: for requests that must not be repeated, e.g. creating an issue). Raises
+        :class:`RateLimitError` when the gate stays closed longer than ``max_wait``, and
+        ``httpx.TransportError`` on a network error."""
+        self._acquire(str(request.url))
+        try:
+            response = self.http.send(request)
+            response.read()
+        except BaseException:
+            self.gate.release(None)
+            raise
+        self._count(response)
+        self.gate.release(response)
+        return response
 
     def _message(self, response: httpx.Response) -> str:
         try:
@@ -400,6 +385,7 @@ def _tail(chunks: Iterable[bytes], max_bytes: int | None) -> LogDownload:
 
 __all__ = [
     "API_VERSION",
+    "SECONDARY_FIRST_WAIT",
     "EtagStore",
     "GitHubError",
     "LogDownload",

@@ -44,7 +44,9 @@ def print_collect_report(report: CollectReport, fmt: ListFormat) -> None:
     typer.echo(
         f"{report.repository}: {state}, {report.runs_ingested} ingested, {report.runs_unchanged} unchanged, "
         f"{report.jobs} jobs, {report.logs_fetched} logs fetched ({report.logs_failed} failed), "
-        f"{report.diagnosed} diagnosed, {report.test_reports} test reports; {report.requests} API requests"
+        f"{report.diagnosed} diagnosed, {report.test_reports} test reports"
+        + (f" ({report.test_reports_deferred} artifacts deferred)" if report.test_reports_deferred else "")
+        + f"; {report.requests} API requests"
     )
     for problem in report.problems[:20]:
         typer.echo(f"  problem: {problem}", err=True)
@@ -76,12 +78,21 @@ def sync(
         None, "--workflow", help="Only this workflow (name, file name or id)."
     ),
     no_logs: bool = typer.Option(False, "--no-logs", help="Do not download failed-job logs."),
+    reports: bool = typer.Option(
+        False,
+        "--reports",
+        help="Download every missing test report of the repository now (deferred by the "
+        "test_report_budget setting or left by an interrupted sync), ignoring the budget.",
+    ),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
     create: bool = typer.Option(False, "--create", help=CREATE_HELP),
     fmt: ListFormat = typer.Option(ListFormat.text, "--format", "-f", help="Output format."),
 ) -> None:
     """Backfill a repository's CI history: workflow runs, attempts, jobs, steps, failed-job
-    logs (diagnosed) and test reports. Exit 1 when the provider cannot be read."""
+    logs (diagnosed) and test reports. Test-report downloads stay within the test_report_budget
+    setting (requests per hour; failed and re-run attempts first); the rest is fetched by later
+    polls of watch, agent and serve, or at once with --reports. Exit 1 when the provider cannot
+    be read."""
     from cimedic.model.providers import ProviderError
     from cimedic.services.collect import Collector
 
@@ -93,7 +104,7 @@ def sync(
             ctx.store,
             ctx.provider(ref.provider),
             ctx.diagnoser,
-            ctx.collect_options(fetch_logs=not no_logs),
+            ctx.collect_options(fetch_logs=not no_logs, all_reports=reports),
             progress,
         )
         warn_kb(ctx)

@@ -40,7 +40,7 @@ def serve(
             receivers,
             providers=providers,
             diagnoser=ctx.diagnoser,
-            log_max_bytes=ctx.settings.log_max_bytes,
+            options=ctx.collect_options(),
         )
 
     app = create_app(
