@@ -133,8 +133,8 @@ def test_counted_nouns_agree_with_their_counts(demo: str) -> None:
     everything = _ok("flaky", "--db", demo, "--all")
     assert not re.search(r"\b1 / 1 commits\b", everything)
     proposal = _ok("quarantine", "propose", "--repo", DEMO, "--db", demo)
-    # each in-run retry is one run: "run 9437...", not "runs 9437..."
-    assert re.search(r"in run retry; run \d+\)", proposal), proposal
+    # each in-run retry is one run: "run 9437...#1" (the report's attempt), not "runs 9437..."
+    assert re.search(r"in run retry; run \d+#1\)", proposal), proposal
     assert not re.search(r"; runs \d+\)", proposal)
     assert '--reason "flaky: 3 observations"' in proposal
 
