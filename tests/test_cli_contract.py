@@ -103,7 +103,8 @@ def check_contract(out: dict[str, Any]) -> None:
     assert set(out) == TOP_KEYS
 
     log = out["log"]
-    assert set(log) == {"path", "format", "lines", "bytes"}
+    assert set(log) == {"path", "format", "lines", "bytes", "lf_lines"}
+    assert type(log["lf_lines"]) is int and 0 <= log["lf_lines"] <= log["lines"]
     assert isinstance(log["path"], str) and log["path"]
     assert log["format"] in FORMATS
     assert type(log["lines"]) is int and log["lines"] >= 0
@@ -112,7 +113,8 @@ def check_contract(out: dict[str, Any]) -> None:
 
     step = out["failed_step"]
     if step is not None:
-        assert set(step) == {"name", "start_line", "end_line"}
+        assert set(step) == {"name", "start_line", "end_line", "lf_start_line", "lf_end_line"}
+        assert 1 <= step["lf_start_line"] <= step["lf_end_line"] <= step["end_line"]
         assert isinstance(step["name"], str) and step["name"]
         assert type(step["start_line"]) is int and type(step["end_line"]) is int
         assert 1 <= step["start_line"] <= step["end_line"] <= total
@@ -120,7 +122,8 @@ def check_contract(out: dict[str, Any]) -> None:
     errors = out["error_lines"]
     assert isinstance(errors, list) and len(errors) <= 40
     for e in errors:
-        assert set(e) == {"line", "text", "score"}
+        assert set(e) == {"line", "lf_line", "text", "score"}
+        assert type(e["lf_line"]) is int and 1 <= e["lf_line"] <= e["line"]
         assert type(e["line"]) is int and 1 <= e["line"] <= total
         assert isinstance(e["text"], str) and len(e["text"]) <= 500
         assert "\x1b" not in e["text"], e["text"]
@@ -131,7 +134,8 @@ def check_contract(out: dict[str, Any]) -> None:
 
     excerpt = out["excerpt"]
     if excerpt is not None:
-        assert set(excerpt) == {"start_line", "end_line"}
+        assert set(excerpt) == {"start_line", "end_line", "lf_start_line", "lf_end_line"}
+        assert 1 <= excerpt["lf_start_line"] <= excerpt["lf_end_line"] <= excerpt["end_line"]
         assert type(excerpt["start_line"]) is int and type(excerpt["end_line"]) is int
         assert 1 <= excerpt["start_line"] <= excerpt["end_line"] <= total
 

@@ -500,5 +500,5 @@ def test_stdin_empty(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")
     out = json.loads(proc.stdout)
-    assert out["log"] == {"path": "-", "format": out["log"]["format"], "lines": 0, "bytes": 0}
+    assert out["log"] == {"path": "-", "format": out["log"]["format"], "lines": 0, "bytes": 0, "lf_lines": 0}
     assert out["category"] == "none"

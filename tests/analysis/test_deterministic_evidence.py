@@ -66,7 +66,7 @@ def test_assertion_followed_by_econnreset_is_a_test_failure_not_transient(diagno
     d = diagnose(diagnoser, MOCHA_RESET)
     assert (d.category, d.transient) == (Category.TEST, False)
     assert d.cause is not None and not d.cause.transient  # not connection-reset
-    assert Evidence(line=14, kind=EvidenceKind.ASSERTION) in d.deterministic_evidence
+    assert Evidence(line=14, kind=EvidenceKind.ASSERTION, lf_line=14) in d.deterministic_evidence
     assert 17 not in {e.line for e in d.deterministic_evidence}  # the network line is no evidence
     assert d.summary.startswith("test failure")
 
@@ -116,7 +116,7 @@ def test_compiler_error_with_network_noise_is_not_transient(diagnoser: Diagnoser
         ),
     )
     assert (d.category, d.transient) == (Category.COMPILATION, False)
-    assert d.deterministic_evidence[0] == Evidence(line=6, kind=EvidenceKind.COMPILER)
+    assert d.deterministic_evidence[0] == Evidence(line=6, kind=EvidenceKind.COMPILER, lf_line=6)
 
 
 @pytest.mark.parametrize(

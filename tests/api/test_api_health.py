@@ -167,7 +167,15 @@ def test_explanations_without_with_and_with_an_unreachable_llm(demo: Store, llm_
         body = r.json()
         assert body["deterministic"] is True and body["source"] == "deterministic"
         assert body["fallback_reason"] == "no LLM configured" and body["job_id"] == job
-        assert {k: v for k, v in body.items() if k != "deterministic"} == expected
+        assert {k: v for k, v in body.items() if k not in ("deterministic", "evidence_links")} == expected
+        # each cited line links to the job's log page on GitHub, at its step and line
+        links = body["evidence_links"]
+        assert [link["line"] for link in links] == expected["evidence_lines"]
+        assert links and all(
+            link["url"].startswith("https://github.com/hashicorp-demo/") and "/job/" in link["url"]
+            for link in links
+        )
+        assert any("#step:" in link["url"] for link in links)
         missing = _get(f"{url}/api/v1/jobs/987654321/explanation")
         assert missing.status_code == 404 and missing.json()["detail"] == "no stored job with id 987654321"
         green = _get(f"{url}/api/v1/jobs/{succeeded}/explanation")

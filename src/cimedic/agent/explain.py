@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from cimedic.agent.llm.base import LLMClient, LLMError, LLMUnavailable, Message
 from cimedic.agent.usage import UsageLog
 from cimedic.analysis.redact import redact
+from cimedic.model.evidence_lines import evidence_lines, is_bookkeeping
 from cimedic.model.explanations import Explanation
 
 if TYPE_CHECKING:
@@ -181,7 +182,9 @@ def build_messages(
 def deterministic_explanation(
     diagnosis: Diagnosis, reason: str, *, job_id: int | None = None, rejected: bool = False
 ) -> Explanation:
-    """The explanation built from the diagnosis alone: summary, primary error line as evidence,
+    """The explanation built from the diagnosis alone: summary, its strongest error lines as
+    evidence (at most 3, never a ``go: downloading …``, an echoed script command nor a
+    ``##[group]``/``##[endgroup]`` line: :func:`cimedic.model.evidence_lines.evidence_lines`),
     the cause's fix; ``confidence`` is the diagnosis confidence."""
     fix = diagnosis.cause.fix.strip() if diagnosis.cause and diagnosis.cause.fix else ""
     if not fix and diagnosis.failed_step:
@@ -190,7 +193,7 @@ def deterministic_explanation(
         job_id=job_id,
         signature=diagnosis.signature,
         root_cause=redact(diagnosis.summary or "no failure found").text,
-        evidence_lines=tuple(e.line for e in diagnosis.error_lines[:3]),
+        evidence_lines=evidence_lines(diagnosis),
         fix=redact(fix).text,
         confidence=max(0.0, min(1.0, diagnosis.confidence)),
         source="deterministic",
@@ -243,8 +246,10 @@ def explain_diagnosis(
 ) -> Explanation:
     """Explain one diagnosis. ``excerpt_lines`` default to :func:`excerpt_of`; they are
     redacted here. ``llm=None`` or :class:`LLMUnavailable` give the deterministic explanation;
-    an unusable or ungrounded answer gives it with ``rejected=True``. Never raises for model
-    trouble; ``usage`` records the call."""
+    an unusable or ungrounded answer gives it with ``rejected=True``. An accepted answer's
+    evidence lines that are bookkeeping (:func:`cimedic.model.evidence_lines.is_bookkeeping`)
+    are dropped unless nothing else is cited. Never raises for model trouble; ``usage``
+    records the call."""
     lines, redactions = _redact_lines(excerpt_lines if excerpt_lines is not None else excerpt_of(diagnosis))
     if llm is None:
         return deterministic_explanation(diagnosis, "no LLM configured", job_id=job_id).model_copy(
@@ -280,11 +285,14 @@ def explain_diagnosis(
             diagnosis, f"answer rejected: {why}", job_id=job_id, rejected=True
         ).model_copy(update=cost)
     data = result.data or {}
+    cited = tuple(int(x) for x in data["evidence_lines"])
+    texts = dict(lines)
+    substantive = tuple(n for n in cited if not is_bookkeeping(texts.get(n, "")))
     return Explanation(
         job_id=job_id,
         signature=diagnosis.signature,
         root_cause=redact(str(data["root_cause"]).strip()).text,
-        evidence_lines=tuple(int(x) for x in data["evidence_lines"]),
+        evidence_lines=substantive or cited,
         fix=redact(str(data["fix"]).strip()).text,
         confidence=float(data["confidence"]),
         source="llm",

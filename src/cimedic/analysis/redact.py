@@ -363,14 +363,13 @@ def redact_diagnosis(diagnosis: Diagnosis) -> Diagnosis:
     log's sections (a GitHub Actions step is named after its command: ``Run docker login -p
     ...``). Line numbers, category, signature (computed from the unredacted line, so it stays
     stable) and the knowledge-base cause (not log text) are kept."""
-    from cimedic.model.diagnosis import ErrorLine
 
     step = diagnosis.failed_step
     return diagnosis.model_copy(
         update={
             "summary": redact(diagnosis.summary).text,
             "error_lines": tuple(
-                ErrorLine(line=e.line, text=redact(e.text).text, score=e.score) for e in diagnosis.error_lines
+                e.model_copy(update={"text": redact(e.text).text}) for e in diagnosis.error_lines
             ),
             "excerpt_lines": tuple((n, redact(t).text) for n, t in diagnosis.excerpt_lines),
             "failed_step": step.model_copy(update={"name": redact(step.name).text}) if step else None,

@@ -3,6 +3,9 @@
 A *line* ends at ``\\n``, ``\\r\\n`` or a lone ``\\r`` (Java ``readLine`` semantics, the ground
 truth of CiDiff is numbered so). ``str.splitlines`` is never used: it also breaks on
 ``\\x0b \\x0c \\x1c-\\x1e \\x85 \\u2028 \\u2029``, which occur in real logs.
+Each batch also says which of its lines ended at a lone ``\\r``
+(:attr:`~cimedic.model.batches.LineBatch.lone_cr`), from which the analyzer derives the
+*LF line* numbers of editors and CI web pages (only ``\\n`` ends a line there).
 
 The reader never decodes: it hands :class:`~cimedic.model.batches.LineBatch`
 objects (raw bytes of whole lines plus the number of the first line) to the analyzer, so
@@ -26,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any, BinaryIO, Protocol, cast
 
-from cimedic.model.batches import LineBatch, normalize_text_breaks
+from cimedic.model.batches import LineBatch, LoneCrRuns, lone_cr_runs, normalize_text_breaks
 
 BATCH_BYTES = 8 * 1024 * 1024
 MAX_BATCH_BYTES = 32 * 1024 * 1024
@@ -112,7 +115,9 @@ class LogMember:
 
         Batches are cut the same way whenever a read starts at the same place. Re-reads
         (all reads but the first) remember their batches: a later read from the same start
-        gets them again without reading (and goes on from where they ended).
+        gets them again without reading (and goes on from where they ended). A read resumed at
+        ``start`` does not look for lone ``\\r`` (its batches' ``lone_cr`` is empty): the
+        analyzer numbers LF lines in its first, whole read.
         """
         remember = self._read_before
         self._read_before = True
@@ -132,7 +137,7 @@ class LogMember:
             with self._open() as fh:
                 if cur.pos > 0:
                     fh.seek(cur.pos)
-                for batch, after in _split_batches(fh, batch_bytes, cur):
+                for batch, after in _split_batches(fh, batch_bytes, cur, mark=start is None):
                     if remember:
                         self._remember((batch_bytes, origin, batch.offset, batch.first_line), batch, after)
                     yield batch
@@ -159,8 +164,11 @@ class LogMember:
         self.lines = cur.line - 1 + (1 if cur.pos and cur.last_byte not in (b"\n", b"\r") else 0)
 
 
-def _split_batches(fh: BinaryIO, batch_bytes: int, cur: _Cursor) -> Iterator[tuple[LineBatch, _Cursor]]:
-    """Batches from ``fh`` (positioned at ``cur.pos``), each with a copy of the cursor after it.
+def _split_batches(
+    fh: BinaryIO, batch_bytes: int, cur: _Cursor, mark: bool = True
+) -> Iterator[tuple[LineBatch, _Cursor]]:
+    """Batches from ``fh`` (positioned at ``cur.pos``), each with a copy of the cursor after it
+    (and, with ``mark``, its :attr:`~cimedic.model.batches.LineBatch.lone_cr`).
 
     Reads ``batch_bytes`` at a time into one reused buffer, after the bytes carried over
     from the last read (a line's start); cuts after the last ``\\n`` of the new bytes (else
@@ -193,12 +201,12 @@ def _split_batches(fh: BinaryIO, batch_bytes: int, cur: _Cursor) -> Iterator[tup
                     continue
                 cut = end - 1 if buf[end - 1] == 0x0D else end
         rest = bytes(buf[cut:end])
-        step = _yield_batch(cur, _normalized(buf, cut), cut, rest)
+        step = _yield_batch(cur, *_normalized(buf, cut, mark), cut, rest)
         buf[: len(rest)] = rest
         held = len(rest)
         yield step.batch, step.cursor
     if held:
-        step = _yield_batch(cur, _normalized(buf, held), held, b"")
+        step = _yield_batch(cur, *_normalized(buf, held, mark), held, b"")
         step.cursor.eof = True
         yield step.batch, step.cursor
     cur.eof = True
@@ -210,13 +218,21 @@ class _ReadInto(Protocol):
     def readinto(self, buffer: memoryview, /) -> int | None: ...
 
 
-def _normalized(buf: bytearray, end: int) -> bytes:
-    """``normalize_breaks(bytes(buf[:end]))`` without copying the bytes first."""
+def _normalized(buf: bytearray, end: int, mark: bool) -> tuple[bytes, LoneCrRuns]:
+    """``normalize_breaks(bytes(buf[:end]))`` without copying the bytes first, and (with
+    ``mark``) the :func:`~cimedic.model.batches.lone_cr_runs` of those bytes.
+
+    Every ``\\r\\n`` loses one byte to normalization, so the lone ``\\r`` are found only
+    when there are more ``\\r`` than lost bytes (one byte count a batch, no search otherwise).
+    """
     with memoryview(buf) as view, view[:end] as part:
         if buf.find(b"\r", 0, end) < 0:
-            return bytes(part)
+            return bytes(part), ((), ())
         text = codecs.latin_1_decode(part)[0]
-    return normalize_text_breaks(text).encode("latin-1")
+    out = normalize_text_breaks(text).encode("latin-1")
+    if not mark or buf.count(b"\r", 0, end) == end - len(out):
+        return out, ((), ())
+    return out, lone_cr_runs(buf, end)
 
 
 @dataclass(slots=True)
@@ -225,10 +241,10 @@ class _Step:
     cursor: _Cursor
 
 
-def _yield_batch(cur: _Cursor, data: bytes, raw_len: int, rest: bytes) -> _Step:
-    """Make the batch of ``data`` (whole lines, ``raw_len`` bytes in the stream) and advance
-    ``cur`` past it."""
-    batch = LineBatch(cur.line, data, cur.offset)
+def _yield_batch(cur: _Cursor, data: bytes, lone_cr: LoneCrRuns, raw_len: int, rest: bytes) -> _Step:
+    """Make the batch of ``data`` (whole lines, ``raw_len`` bytes in the stream, ``lone_cr``
+    as :attr:`LineBatch.lone_cr`) and advance ``cur`` past it."""
+    batch = LineBatch(cur.line, data, cur.offset, lone_cr)
     cur.offset += raw_len
     cur.line += data.count(b"\n")
     cur.carry = rest

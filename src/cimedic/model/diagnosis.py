@@ -1,8 +1,12 @@
 """Domain types of a failure diagnosis (the result of ``cimedic analyze``).
 
 All line numbers are 1-based and count lines of the original file, where a line ends at
-``\\n``, ``\\r\\n`` or a lone ``\\r`` (as Java's ``BufferedReader.readLine`` counts). Times are
-timezone-aware UTC ``datetime`` values; durations are seconds.
+``\\n``, ``\\r\\n`` or a lone ``\\r`` (as Java's ``BufferedReader.readLine`` counts), except
+the ``lf_*`` fields: they number *LF lines*, where only ``\\n`` ends a line (editors, ``awk``,
+GitHub's and Travis's log pages), so a log with lone ``\\r`` progress output has fewer of them.
+An ``lf_*`` field is ``None`` in a diagnosis stored before the field existed (and past the
+limit of :data:`cimedic.analysis.diagnosis.lflines.MAX_RUNS`): readers then show the contract
+number. Times are timezone-aware UTC ``datetime`` values; durations are seconds.
 """
 
 from __future__ import annotations
@@ -100,6 +104,8 @@ class Section(_Frozen):
     start_line: int
     end_line: int
     started_at: datetime | None = None
+    lf_start_line: int | None = None
+    lf_end_line: int | None = None
     finished_at: datetime | None = None
 
     @property
@@ -116,6 +122,7 @@ class ErrorLine(_Frozen):
     line: int
     text: str
     score: float
+    lf_line: int | None = None
 
 
 class Excerpt(_Frozen):
@@ -123,6 +130,8 @@ class Excerpt(_Frozen):
 
     start_line: int
     end_line: int
+    lf_start_line: int | None = None
+    lf_end_line: int | None = None
 
 
 class FailedStep(_Frozen):
@@ -131,6 +140,8 @@ class FailedStep(_Frozen):
     name: str
     start_line: int
     end_line: int
+    lf_start_line: int | None = None
+    lf_end_line: int | None = None
 
 
 class EvidenceKind(StrEnum):
@@ -151,6 +162,7 @@ class Evidence(_Frozen):
 
     line: int
     kind: EvidenceKind
+    lf_line: int | None = None
 
 
 class CauseMatch(_Frozen):
@@ -162,15 +174,18 @@ class CauseMatch(_Frozen):
     category: Category
     transient: bool
     line: int
+    lf_line: int | None = None
 
 
 class LogInfo(_Frozen):
-    """Where the analysed log came from: ``lines`` as defined above, ``bytes`` decompressed."""
+    """Where the analysed log came from: ``lines`` as defined above, ``bytes`` decompressed,
+    ``lf_lines`` the number of LF lines."""
 
     path: str
     format: LogFormat
     lines: int
     bytes: int
+    lf_lines: int | None = None
 
 
 class Diagnosis(_Frozen):
@@ -181,7 +196,8 @@ class Diagnosis(_Frozen):
     ``deterministic_evidence``: the failure's lines that a re-run would repeat (assertion,
     compiler/linter diagnostic, non-network exception, formatter diff), strongest first; when
     it is not empty, ``transient`` is false. Diagnoses stored before the field existed read
-    as ``()``.
+    as ``()``. ``excerpt_lf_lines``: the LF line of each of ``excerpt_lines`` (same order;
+    ``()`` when not known).
     """
 
     log: LogInfo
@@ -198,3 +214,4 @@ class Diagnosis(_Frozen):
     sections: tuple[Section, ...] = ()
     excerpt_lines: tuple[tuple[int, str], ...] = ()
     deterministic_evidence: tuple[Evidence, ...] = ()
+    excerpt_lf_lines: tuple[int | None, ...] = ()

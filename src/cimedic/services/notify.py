@@ -109,6 +109,21 @@ def _late_clusters(store: Store, keys: Sequence[str], now: datetime) -> list[Fai
     return out
 
 
+def _primary_line(store: Store, job_id: int, web_base: str) -> tuple[int | None, str | None]:
+    """The primary error line of the stored job ``job_id`` (its strongest error line that is no
+    bookkeeping: :func:`cimedic.model.evidence_lines.evidence_lines`) and the link to it on
+    the job's log page (:func:`cimedic.services.explanations.log_line_links`); Nones when the
+    job has no diagnosis or error line, a None link when it was not collected from GitHub."""
+    from cimedic.model.evidence_lines import evidence_lines
+    from cimedic.services.explanations import log_line_links
+
+    diagnosis = store.get_diagnosis(job_id)
+    lines = evidence_lines(diagnosis, 1) if diagnosis is not None else ()
+    if not lines:
+        return None, None
+    return lines[0], log_line_links(store, job_id, lines, web_base).get(lines[0])
+
+
 def collect_events(
     store: Store,
     since: datetime,
@@ -126,7 +141,10 @@ def collect_events(
     :data:`LATE_INGEST_HORIZON`; on the ``first_pass`` only those first seen since ``since``)
     and those first seen in it; recurrences: known clusters with a failure in it. Links are
     built from ``web_base`` (the provider's web base URL, e.g. ``https://github.com`` or the
-    GitHub Enterprise host: :func:`cimedic.model.escape.web_base_of`) and the run ids."""
+    GitHub Enterprise host: :func:`cimedic.model.escape.web_base_of`) and the run ids; a
+    cluster event's facts ``line`` and ``line_url`` are the primary error line of its example
+    job and the link to it on the job's log page (``…/job/JOB#step:N:L``; ``""`` when
+    unknown or the job is not from GitHub)."""
     from cimedic.services.failures import list_clusters
     from cimedic.store import notify as db
     from cimedic.store.flaky import load_findings
@@ -147,6 +165,7 @@ def collect_events(
         ex = c.examples[0] if c.examples else None
         repo = ex.repository if ex else (c.repositories[0] if c.repositories else None)
         url = run_link(web_base, ex.repository, ex.run_id) if ex else (actions_page(repo) if repo else None)
+        line, line_url = _primary_line(store, ex.job_id, web_base) if ex else (None, None)
         facts = (
             ("cluster_id", c.id),
             ("short_id", c.id[:8]),
@@ -158,6 +177,8 @@ def collect_events(
             ("total_occurrences", str(c.total_occurrences)),
             ("first_seen", _iso(c.first_seen)),
             ("last_seen", _iso(c.last_seen)),
+            ("line", str(line) if line is not None else ""),
+            ("line_url", line_url or ""),
         )
         if c.new or stored_now:
             events.append(

@@ -16,7 +16,7 @@ import bisect
 import hashlib
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 
 from cimedic.analysis.diagnosis.evidence import (
     EVIDENCE_CATEGORY,
@@ -27,7 +27,9 @@ from cimedic.analysis.diagnosis.evidence import (
 )
 from cimedic.analysis.diagnosis.excerpt import build_excerpt
 from cimedic.analysis.diagnosis.kb import CompiledKB
+from cimedic.analysis.diagnosis.lflines import with_lf_numbers
 from cimedic.analysis.diagnosis.matcher import DatabaseCache
+from cimedic.analysis.diagnosis.passes import BatchSource, CachingSource, fetch_lines, windows
 from cimedic.analysis.diagnosis.patterns import LINE_PATTERNS, Kind, is_marker_line
 from cimedic.analysis.diagnosis.scan import (
     Candidate,
@@ -37,7 +39,8 @@ from cimedic.analysis.diagnosis.scan import (
     SectionStart,
     repetition_penalty,
 )
-from cimedic.analysis.diagnosis.text import clean_line, mask
+from cimedic.analysis.diagnosis.step_output import step_tail
+from cimedic.analysis.diagnosis.text import mask
 from cimedic.model import (
     Category,
     CauseMatch,
@@ -50,18 +53,14 @@ from cimedic.model import (
     LogInfo,
     Section,
 )
-from cimedic.model.batches import LineBatch, normalize_breaks
 from cimedic.model.diagnosis import Evidence
 
-BatchSource = Callable[[], Iterable[LineBatch]]
 MAX_ERROR_LINES = 40
 MIN_ERROR_SCORE = 4.0
-CONTEXT_LINES = 110
 # position evidence: inside a step that ended in a failure marker, outside it, closeness to the marker
 _P_IN, _P_OUT, _P_NEAR = 0.75, -4.0, 0.75
 # bonus of the first strong error (score >= STRONG) inside a failed step
 _P_FIRST, STRONG = 1.5, 8.5
-_CACHE_BYTES = 16 * 1024 * 1024
 JOB_LEVEL_MARKERS = frozenset({"jenkins.finished", "gitlab.job_failed"})
 TRANSIENT_CATEGORIES = frozenset(
     {Category.NETWORK, Category.RATE_LIMIT, Category.RUNNER_LOST, Category.REGISTRY, Category.INFRASTRUCTURE}
@@ -93,16 +92,16 @@ class Diagnoser:
         never raises on malformed content.
         """
         t0 = time.perf_counter()
-        cached = _CachingSource(source)
+        cached = CachingSource(source)
         scan = Scanner(self.scorer, fmt).feed(cached.first())
         known: set[str] = set()
         if baseline is not None:
             base_scan = Scanner(self.scorer, baseline_fmt or fmt).feed(baseline())
             known = {mask(c.text) for c in base_scan.candidates}
         _rank(scan, known)
-        return self._finish(scan, cached, path, t0)
+        return with_lf_numbers(self._finish(scan, cached, path, t0), scan.lf)
 
-    def _finish(self, scan: ScanResult, cached: _CachingSource, path: str, t0: float) -> Diagnosis:
+    def _finish(self, scan: ScanResult, cached: CachingSource, path: str, t0: float) -> Diagnosis:
         sections = _sections(scan)
         ranked = sorted(
             (c for c in scan.candidates if c.score >= MIN_ERROR_SCORE), key=lambda c: (-c.score, c.line)
@@ -114,8 +113,8 @@ class Diagnoser:
         if not ranked:
             ranked = _weak_fallback(scan)
         anchors = ranked[:3]
-        want = _windows([a.line for a in anchors], scan.lines)
-        texts = _fetch_lines(cached, want, scan.fmt)
+        want = windows([a.line for a in anchors], scan.lines)
+        texts = fetch_lines(cached, want, scan.fmt)
         evidence = self._evidence(scan, ranked, texts)
         anchor = anchors[0]
         cand_by_line = {c.line: c for c in scan.candidates}
@@ -242,43 +241,6 @@ class Diagnoser:
         )
 
 
-class _CachingSource:
-    """Replays a small log from memory on the second pass; re-reads a big one from the
-    batch that holds the first wanted line (sources that accept ``start=(offset, line)``
-    seek there, others are read from the beginning)."""
-
-    def __init__(self, source: BatchSource) -> None:
-        self._source = source
-        self._cache: list[LineBatch] | None = []
-        self._size = 0
-        self._index: list[tuple[int, int]] = []  # (first_line, offset) of every batch
-
-    def first(self) -> Iterator[LineBatch]:
-        for batch in self._source():
-            self._index.append((batch.first_line, batch.offset))
-            if self._cache is not None:
-                self._size += len(batch.data)
-                if self._size <= _CACHE_BYTES:
-                    self._cache.append(batch)
-                else:
-                    self._cache = None
-            yield batch
-
-    def again(self, from_line: int = 1) -> Iterable[LineBatch]:
-        if self._cache is not None:
-            return self._cache
-        start = None
-        for first_line, offset in self._index:
-            if first_line <= from_line:
-                start = (offset, first_line)
-        if start is not None and start[0] > 0:
-            try:
-                return self._source(start=start)  # type: ignore[call-arg]
-            except TypeError:
-                pass
-        return self._source()
-
-
 def _rank(scan: ScanResult, known: set[str]) -> None:
     failed_ranges = _merge(_failed_ranges(scan))
     range_starts = [a for a, _ in failed_ranges]
@@ -317,17 +279,9 @@ def _rank(scan: ScanResult, known: set[str]) -> None:
 
 
 def _step_tail(marker: int, texts: dict[int, str], starts: list[SectionStart]) -> tuple[int, int]:
-    """Excerpt when only a CI failure marker is known: the failed step's last output lines."""
-    begin = max([s.line for s in starts if s.line < marker] or [1])
-    end = marker - 1
-    while end > begin and (not texts.get(end, "").strip() or texts.get(end, "").startswith("travis_time")):
-        end -= 1
-    if end < begin:
-        return marker, marker
-    start = end
-    while start - 1 >= max(begin, end - 11) and texts.get(start - 1, "").strip():
-        start -= 1  # the last paragraph of the command's output
-    return start, end
+    """Excerpt when only a CI failure marker is known: the failed step's last output lines,
+    without the CI system's bookkeeping lines (:func:`.step_output.step_tail`)."""
+    return step_tail(marker, texts, [s.line for s in starts])
 
 
 def _weak_fallback(scan: ScanResult) -> list[Candidate]:
@@ -443,43 +397,6 @@ def _category(
     if votes:
         return max(votes.items(), key=lambda kv: kv[1])[0]
     return Category.UNKNOWN
-
-
-def _windows(lines: list[int], total: int) -> list[tuple[int, int]]:
-    spans = [(max(1, n - CONTEXT_LINES), min(total, n + CONTEXT_LINES)) for n in lines]
-    spans.append((max(1, total - 40), total))
-    return spans
-
-
-def _fetch_lines(source: _CachingSource, spans: list[tuple[int, int]], fmt: LogFormat) -> dict[int, str]:
-    """Second pass: cleaned text of the lines inside ``spans`` (inclusive ranges).
-
-    Overlapping spans are merged and each is read on its own, so a big log is re-read only
-    around the wanted lines.
-    """
-    out: dict[int, str] = {}
-    merged: list[tuple[int, int]] = []
-    for a, b in sorted(spans):
-        if merged and a <= merged[-1][1] + 1:
-            merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
-        else:
-            merged.append((a, b))
-    for lo, hi in merged:
-        for batch in source.again(lo):
-            first = batch.first_line
-            if first > hi:
-                break
-            data = normalize_breaks(batch.data)
-            # the last line of the batch (a final "\n" ends it; it starts no new line)
-            last = first + data.count(b"\n") - (1 if data.endswith(b"\n") else 0)
-            if last < lo:
-                continue
-            lines = data.split(b"\n")
-            for n in range(max(lo, first), min(hi, last) + 1):
-                i = n - first
-                if 0 <= i < len(lines) and n not in out:
-                    out[n] = clean_line(lines[i], fmt)[0]
-    return out
 
 
 def _no_failure(info: LogInfo, sections: list[Section], t0: float) -> Diagnosis:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from cimedic.analysis.diagnosis.kb import CompiledKB
+from cimedic.analysis.diagnosis.lflines import LfMap
 from cimedic.analysis.diagnosis.matcher import DatabaseCache, HyperscanMatcher, Matcher, build_matcher
 from cimedic.analysis.diagnosis.patterns import LINE_PATTERNS, PREFILTER, Kind, LinePattern
 from cimedic.analysis.diagnosis.text import clean_line, parse_ts
@@ -71,6 +72,7 @@ class ScanResult:
     bytes: int = 0
     last_ts: datetime | None = None
     dropped: int = 0
+    lf: LfMap = field(default_factory=LfMap)  # lines that ended at a lone "\r" (LF numbering)
 
 
 Evidence = tuple[float, float, frozenset[Kind], Category | None, tuple[str, ...], tuple[str, ...]]
@@ -245,6 +247,8 @@ class Scanner:
         data = batch.data
         if self.fmt is LogFormat.GH_RUN_VIEW:
             self._gh_steps(batch)
+        if batch.lone_cr[0]:  # lines that ended at a lone "\r" (LF numbering, see .lflines)
+            self.res.lf.add(batch.first_line, batch.lone_cr)
         data = normalize_breaks(data)  # a no-op for batches from the reader
         ends = self.scorer.prefilter.line_ends(data)
         if not ends:

@@ -37,12 +37,14 @@ def explain(
     """Explain diagnosed failures with the configured LLM (redacted excerpt in, checked JSON out).
 
     Without an LLM (no llm_base_url) or when it is unreachable, prints the deterministic
-    explanation built from the diagnosis and says why. Exit status 0; 2 when the target is
+    explanation built from the diagnosis and says why. For a job collected from GitHub each
+    evidence line links to the job's log page at that line (.../job/JOB#step:N:L; the job
+    page when no step matches), under the web host of github_api_url. Exit status 0; 2 when the target is
     malformed (a store job id outside 1..2^63-1, a provider id that is not 1 to 64 of
     A-Z a-z 0-9 . _ : -), unknown or has no diagnosis, or the settings or store are unusable.
     """
     from cimedic.agent.explain import ExplainError, explain_job
-    from cimedic.services.explanations import resolve_jobs
+    from cimedic.services.explanations import log_line_links, resolve_jobs
 
     ctx = context(db, create=create)
     st = ctx.store
@@ -54,7 +56,9 @@ def explain(
         if not job_ids:
             fail(f"no stored job matches {target!r}")
         llm = ctx.llm
+        web_base = ctx.web_base
         results: list[Explanation] = []
+        links: dict[int, dict[int, str]] = {}
         for job_id in job_ids:
             try:
                 results.append(explain_job(st, job_id, llm, model=ctx.llm_model, use_cache=not no_cache))
@@ -62,11 +66,13 @@ def explain(
                 if len(job_ids) == 1:
                     fail(str(exc))
                 sys.stderr.write(f"cimedic: warning: {exc}\n")
+                continue
+            links[job_id] = log_line_links(st, job_id, results[-1].evidence_lines, web_base)
     finally:
         st.close()
     from cimedic.interfaces.cli.render import print_explanations
 
-    print_explanations(results, output.value)
+    print_explanations(results, output.value, links)
 
 
 def usage(

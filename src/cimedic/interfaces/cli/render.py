@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cimedic.model import Diagnosis
@@ -21,18 +21,33 @@ if TYPE_CHECKING:
 def contract(d: Diagnosis) -> dict[str, Any]:
     """The JSON object of ``docs/analyze-json.md`` (exactly these keys)."""
     return {
-        "log": {"path": d.log.path, "format": d.log.format.value, "lines": d.log.lines, "bytes": d.log.bytes},
+        "log": {
+            "path": d.log.path,
+            "format": d.log.format.value,
+            "lines": d.log.lines,
+            "bytes": d.log.bytes,
+            "lf_lines": d.log.lf_lines,
+        },
         "failed_step": (
             {
                 "name": d.failed_step.name,
                 "start_line": d.failed_step.start_line,
                 "end_line": d.failed_step.end_line,
+                "lf_start_line": d.failed_step.lf_start_line,
+                "lf_end_line": d.failed_step.lf_end_line,
             }
             if d.failed_step
             else None
         ),
-        "error_lines": [{"line": e.line, "text": e.text, "score": e.score} for e in d.error_lines],
-        "excerpt": {"start_line": d.excerpt.start_line, "end_line": d.excerpt.end_line}
+        "error_lines": [
+            {"line": e.line, "lf_line": e.lf_line, "text": e.text, "score": e.score} for e in d.error_lines
+        ],
+        "excerpt": {
+            "start_line": d.excerpt.start_line,
+            "end_line": d.excerpt.end_line,
+            "lf_start_line": d.excerpt.lf_start_line,
+            "lf_end_line": d.excerpt.lf_end_line,
+        }
         if d.excerpt
         else None,
         "category": d.category.value,
@@ -50,8 +65,23 @@ def to_json(d: Diagnosis) -> str:
     return json.dumps(contract(d), ensure_ascii=False)
 
 
+def _lf(lf_line: int | None, line: int) -> int:
+    """The LF line number people see (editors, CI log pages); the contract number when the
+    diagnosis has none (stored before LF numbers existed)."""
+    return line if lf_line is None else lf_line
+
+
+def _excerpt_rows(d: Diagnosis) -> list[tuple[int, int, str]]:
+    """``(contract line, LF line, text)`` of the excerpt lines."""
+    lf = d.excerpt_lf_lines
+    if len(lf) != len(d.excerpt_lines):
+        lf = (None,) * len(d.excerpt_lines)
+    return [(n, _lf(m, n), t) for (n, t), m in zip(d.excerpt_lines, lf, strict=True)]
+
+
 def to_markdown(d: Diagnosis) -> str:
-    """A Markdown report (for issues, PR comments, chat)."""
+    """A Markdown report (for issues, PR comments, chat). Line numbers are LF lines (as an
+    editor or the CI's log page numbers them), not the contract numbers of the JSON."""
     out = [f"## cimedic diagnosis: `{d.log.path}`", ""]
     out.append(f"**{d.summary}**")
     out.append("")
@@ -59,8 +89,9 @@ def to_markdown(d: Diagnosis) -> str:
         f"- Category: `{d.category.value}` | transient: **{'yes' if d.transient else 'no'}** | confidence {d.confidence:.2f}"
     )
     if d.failed_step:
+        fs = d.failed_step
         out.append(
-            f"- Failed step: `{d.failed_step.name}` (lines {d.failed_step.start_line}-{d.failed_step.end_line})"
+            f"- Failed step: `{fs.name}` (lines {_lf(fs.lf_start_line, fs.start_line)}-{_lf(fs.lf_end_line, fs.end_line)})"
         )
     if d.cause:
         out.append(f"- Cause: **{d.cause.name}** (`{d.cause.id}`)")
@@ -68,19 +99,25 @@ def to_markdown(d: Diagnosis) -> str:
             out.append(f"- Fix: {d.cause.fix}")
     if d.signature:
         out.append(f"- Signature: `{d.signature}`")
-    out.append(f"- Log: {d.log.format.value}, {d.log.lines} lines, {d.log.bytes} bytes")
+    out.append(f"- Log: {d.log.format.value}, {_lf(d.log.lf_lines, d.log.lines)} lines, {d.log.bytes} bytes")
     if d.excerpt:
-        out += ["", f"### Excerpt (lines {d.excerpt.start_line}-{d.excerpt.end_line})", "", "```text"]
-        out += [f"{n:>6} | {t}" for n, t in d.excerpt_lines]
+        x = d.excerpt
+        span = f"{_lf(x.lf_start_line, x.start_line)}-{_lf(x.lf_end_line, x.end_line)}"
+        out += ["", f"### Excerpt (lines {span})", "", "```text"]
+        out += [f"{m:>6} | {t}" for _, m, t in _excerpt_rows(d)]
         out.append("```")
     if d.error_lines:
         out += ["", "### Top error lines", ""]
-        out += [f"- line {e.line} (score {e.score:.1f}): `{e.text[:200]}`" for e in d.error_lines[:10]]
+        out += [
+            f"- line {_lf(e.lf_line, e.line)} (score {e.score:.1f}): `{e.text[:200]}`"
+            for e in d.error_lines[:10]
+        ]
     return "\n".join(out) + "\n"
 
 
 def print_text(d: Diagnosis) -> None:
-    """A readable terminal report with rich (error lines highlighted in the excerpt)."""
+    """A readable terminal report with rich (error lines highlighted in the excerpt); line
+    numbers are LF lines, as in :func:`to_markdown`."""
     from rich.console import Console
     from rich.markup import escape
     from rich.panel import Panel
@@ -89,18 +126,23 @@ def print_text(d: Diagnosis) -> None:
     console = Console(highlight=False, soft_wrap=False)
     if d.excerpt is None:
         console.print(
-            f"[green]No failure found[/green] in {escape(d.log.path)} ({d.log.format.value}, {d.log.lines} lines)."
+            f"[green]No failure found[/green] in {escape(d.log.path)} ({d.log.format.value}, {_lf(d.log.lf_lines, d.log.lines)} lines)."
         )
         return
     head = Table.grid(padding=(0, 2))
     head.add_row(
         "[bold]Log[/bold]",
-        escape(f"{d.log.path} ({d.log.format.value}, {d.log.lines} lines, {d.log.bytes} bytes)"),
+        escape(
+            f"{d.log.path} ({d.log.format.value}, {_lf(d.log.lf_lines, d.log.lines)} lines, {d.log.bytes} bytes)"
+        ),
     )
     if d.failed_step:
+        fs = d.failed_step
         head.add_row(
             "[bold]Failed step[/bold]",
-            escape(f"{d.failed_step.name}  (lines {d.failed_step.start_line}-{d.failed_step.end_line})"),
+            escape(
+                f"{fs.name}  (lines {_lf(fs.lf_start_line, fs.start_line)}-{_lf(fs.lf_end_line, fs.end_line)})"
+            ),
         )
     head.add_row("[bold]Category[/bold]", f"[magenta]{d.category.value}[/magenta]")
     head.add_row(
@@ -119,25 +161,44 @@ def print_text(d: Diagnosis) -> None:
         Panel(head, title="[bold red]cimedic diagnosis[/bold red]", subtitle=escape(d.summary[:100]))
     )
     errors = {e.line for e in d.error_lines}
-    console.print(f"[bold]Excerpt[/bold] (lines {d.excerpt.start_line}-{d.excerpt.end_line}):")
-    for n, text in d.excerpt_lines:
+    x = d.excerpt
+    span = f"{_lf(x.lf_start_line, x.start_line)}-{_lf(x.lf_end_line, x.end_line)}"
+    console.print(f"[bold]Excerpt[/bold] (lines {span}):")
+    for n, m, text in _excerpt_rows(d):
         style = "bold red" if n in errors else "dim"
-        console.print(f"[{style}]{n:>7} | {escape(text)}[/{style}]")
-    others = [e for e in d.error_lines if not (d.excerpt.start_line <= e.line <= d.excerpt.end_line)][:5]
+        console.print(f"[{style}]{m:>7} | {escape(text)}[/{style}]")
+    others = [e for e in d.error_lines if not (x.start_line <= e.line <= x.end_line)][:5]
     if others:
         console.print("[bold]Other error lines:[/bold]")
         for e in others:
-            console.print(f"  [red]{e.line:>7}[/red] {escape(e.text[:160])}")
+            console.print(f"  [red]{_lf(e.lf_line, e.line):>7}[/red] {escape(e.text[:160])}")
 
 
-def print_explanations(results: Sequence[Explanation], output: str) -> None:
-    """Explanations in ``output`` (text, json, markdown) on stdout; one JSON object for one."""
+def print_explanations(
+    results: Sequence[Explanation], output: str, links: Mapping[int, Mapping[int, str]] | None = None
+) -> None:
+    """Explanations in ``output`` (text, json, markdown) on stdout; one JSON object for one.
+    ``links``: store job id -> evidence line -> its log page link
+    (:func:`cimedic.services.explanations.log_line_links`); JSON gives each explanation
+    ``evidence_links`` (``[{"line", "url"}]``, ``url`` null when unknown), text and Markdown
+    print the link after each line."""
+    links = links or {}
+
+    def of(r: Explanation) -> Mapping[int, str]:
+        return links.get(r.job_id, {}) if r.job_id is not None else {}
+
     if output == "json":
-        payload = [r.model_dump(mode="json") for r in results]
+        payload = [
+            {
+                **r.model_dump(mode="json"),
+                "evidence_links": [{"line": n, "url": of(r).get(n)} for n in r.evidence_lines],
+            }
+            for r in results
+        ]
         sys.stdout.write(json.dumps(payload[0] if len(payload) == 1 else payload, indent=2) + "\n")
         return
     for r in results:
-        sys.stdout.write(_markdown(r) if output == "markdown" else _text(r))
+        sys.stdout.write(_markdown(r, of(r)) if output == "markdown" else _text(r, of(r)))
 
 
 def _origin(r: Explanation) -> str:
@@ -149,12 +210,13 @@ def _origin(r: Explanation) -> str:
     return f"{r.source}: {r.model or '?'}{cost}"
 
 
-def _text(r: Explanation) -> str:
+def _text(r: Explanation, links: Mapping[int, str]) -> str:
     head = f"Job {r.job_id}" if r.job_id is not None else "Explanation"
     lines = [
         f"{head} [{_origin(r)}]",
         f"  Root cause: {r.root_cause}",
         f"  Evidence lines: {', '.join(map(str, r.evidence_lines)) or '-'}",
+        *(f"    line {n}: {links[n]}" for n in r.evidence_lines if n in links),
         f"  Fix: {r.fix or '-'}",
         f"  Confidence: {r.confidence:.2f}",
     ]
@@ -163,9 +225,9 @@ def _text(r: Explanation) -> str:
     return "\n".join(lines) + "\n\n"
 
 
-def _markdown(r: Explanation) -> str:
+def _markdown(r: Explanation, links: Mapping[int, str]) -> str:
     head = f"Job {r.job_id}" if r.job_id is not None else "Explanation"
-    evidence = ", ".join(f"L{n}" for n in r.evidence_lines) or "-"
+    evidence = ", ".join(f"[L{n}]({links[n]})" if n in links else f"L{n}" for n in r.evidence_lines) or "-"
     return (
         f"### {head}\n\n*{_origin(r)}*\n\n**Root cause:** {r.root_cause}\n\n"
         f"**Evidence:** {evidence}\n\n**Fix:** {r.fix or '-'}\n\n**Confidence:** {r.confidence:.2f}\n\n"
