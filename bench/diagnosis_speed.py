@@ -1,11 +1,23 @@
-"""Speed and memory of a whole ``cimedic analyze`` process on a ~100 MB real log (a measurement).
+"""Speed and memory of a whole ``cimedic analyze`` process on big real logs (a measurement).
 
 Usage::
 
-    .venv/bin/python bench/diagnosis_speed.py [--data DIR] [--size-mb 100] [--out BIG.log]
-        [--cimedic BIN] [--repeat 3] [--drain-mb 10] [--no-gzip]
+    .venv/bin/python bench/diagnosis_speed.py [--mode distinct|cycle] [--data DIR] [--size-mb 100]
+        [--out BIG.log] [--cimedic BIN] [--repeat 3] [--drain-mb 10] [--no-gzip] [--no-profile]
 
-The big log is assembled from real logs: LogChunks Travis logs interleaved with the CiDiff
+``--mode distinct`` (the default when ``--data`` holds the data sets; else the bundled
+``tests/fixtures/logs``, said so in the output): one file per log format, built from DISTINCT
+real logs, each file used once, never repeated (a file that repeats whole logs flatters the
+engine's memo of identical lines): Travis = LogChunks ``logs/`` (labels.jsonl order), GitHub
+Actions = CiDiff ``gha_*`` cases (``fail.log`` then ``pass.log``), Jenkins = CiDiff
+``jenkins_console`` cases (both logs); no GitLab job logs are in the data (``github/`` holds
+API payloads, not logs). Each file grows up to ``--size-mb`` MiB or until its logs run out. On
+each: the whole ``cimedic analyze --format json`` process ``--repeat`` times (best/median MB/s,
+the engine's own ``elapsed_ms``, peak RSS), ``LC_ALL=C grep -cE 'error|fail'`` on the same file
+(the ratio to it) and a cProfile of the engine (``analyze_path`` in a child process), top 15 by
+cumulative time. JSON to ``bench/out/diagnosis_speed_distinct.json``.
+
+``--mode cycle`` (the measurement before): one big log assembled from real logs: LogChunks Travis logs interleaved with the CiDiff
 GitHub Actions ``fail.log`` files (one of each in turn, both lists cycling) until it holds at
 least ``--size-mb`` MiB. It is written to a temporary folder (deleted afterwards) or to ``--out``
 (kept). MB below means MiB (2**20 bytes), throughput is over the uncompressed size.
@@ -48,6 +60,8 @@ REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO.parent / "shared" / "data"
 DEFAULT_CIMEDIC = REPO / ".venv" / "bin" / "cimedic"
 OUT_JSON = REPO / "bench" / "out" / "diagnosis_speed.json"
+OUT_JSON_DISTINCT = REPO / "bench" / "out" / "diagnosis_speed_distinct.json"
+FIXTURES = REPO / "tests" / "fixtures" / "logs"
 MB = 1 << 20
 
 TARGET_MBPS = 50.0
@@ -221,6 +235,150 @@ def bench_grep(path: Path, size: int, repeat: int) -> dict[str, Any]:
     }
 
 
+# --------------------------------------------------------------------------- distinct logs
+
+PROFILE_CHILD = r"""
+import cProfile, io, pstats, sys
+from cimedic.services.diagnose import analyze_path
+analyze_path(sys.argv[2])  # warm: imports, compiled pattern databases
+prof = cProfile.Profile()
+prof.enable()
+analyze_path(sys.argv[1])
+prof.disable()
+out = io.StringIO()
+pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(15)
+print(out.getvalue())
+"""
+
+
+def distinct_sources(data: Path) -> dict[str, list[Path]]:
+    """Real logs per format, each file once: Travis (LogChunks), GitHub Actions and Jenkins
+    (CiDiff fail.log and pass.log)."""
+    out: dict[str, list[Path]] = {"travis": [], "github-actions": [], "jenkins": []}
+    lc_dir = data / "logchunks"
+    with open(lc_dir / "labels.jsonl", encoding="utf-8") as fh:
+        out["travis"] = [lc_dir / "logs" / json.loads(line)["log_path"] for line in fh]
+    if not all(p.is_file() for p in out["travis"][:5]):  # log_path relative to logchunks/ itself
+        with open(lc_dir / "labels.jsonl", encoding="utf-8") as fh:
+            out["travis"] = [lc_dir / json.loads(line)["log_path"] for line in fh]
+    cd_dir = data / "cidiff"
+    with open(cd_dir / "index.csv", newline="", encoding="utf-8") as fh:
+        for r in csv.DictReader(fh):
+            fmt = "github-actions" if r["log_format"].startswith("gha_") else "jenkins"
+            out[fmt] += [cd_dir / r["case"] / name for name in ("fail.log", "pass.log")]
+    seen: set[Path] = set()
+    for fmt, files in out.items():
+        kept = []
+        for p in files:
+            if p.is_file() and p.resolve() not in seen:
+                seen.add(p.resolve())
+                kept.append(p)
+        out[fmt] = kept
+    return {k: v for k, v in out.items() if v}
+
+
+def fixture_sources() -> dict[str, list[Path]]:
+    """The bundled fixtures per format (by file-name prefix), each file once."""
+    prefixes = {
+        "travis": ("travis_",),
+        "github-actions": ("gha_", "gh_run_view"),
+        "jenkins": ("jenkins_", "synthetic_jenkins"),
+        "gitlab": ("synthetic_gitlab",),
+    }
+    files = sorted(FIXTURES.glob("*.log"))
+    return {
+        fmt: [p for p in files if p.name.startswith(pre)]
+        for fmt, pre in prefixes.items()
+        if any(p.name.startswith(pre) for p in files)
+    }
+
+
+def assemble_distinct(files: list[Path], target: int, out: Path) -> dict[str, Any]:
+    """Concatenate ``files`` in order, each once, until ``target`` bytes or the files run out."""
+    used = 0
+    with open(out, "wb") as fh:
+        for path in files:
+            if fh.tell() >= target:
+                break
+            blob = path.read_bytes()
+            if not blob.endswith((b"\n", b"\r")):
+                blob += b"\n"
+            fh.write(blob)
+            used += 1
+    size = out.stat().st_size
+    return {"path": str(out), "bytes": size, "mb": size / MB, "logs": used, "available": len(files)}
+
+
+def profile_engine(path: Path, warm: Path) -> str:
+    """cProfile top 15 (cumulative) of ``analyze_path`` on ``path`` in a child process."""
+    r = run_child([sys.executable, "-c", PROFILE_CHILD, str(path), str(warm)])
+    text: str = r["stdout"]
+    return text.strip()
+
+
+def main_distinct(a: argparse.Namespace, sources: dict[str, list[Path]], origin: str) -> int:
+    tmp = Path(tempfile.mkdtemp(prefix="cimedic-speed-"))
+    results: dict[str, Any] = {"origin": origin, "cpus": os.cpu_count(), "formats": {}}
+    try:
+        warm = tmp / "warm.log"
+        warm.write_bytes(b"$ make\nerror: x\n")
+        for fmt, files in sources.items():
+            big = (a.out.parent / f"{a.out.stem}-{fmt}{a.out.suffix}") if a.out else tmp / f"{fmt}.log"
+            big.parent.mkdir(parents=True, exist_ok=True)
+            info = assemble_distinct(files, int(a.size_mb * MB), big)
+            size = info["bytes"]
+            print(
+                f"\n## {fmt}: {info['mb']:.1f} MB from {info['logs']} distinct logs "
+                f"(of {info['available']}; none repeated)",
+                flush=True,
+            )
+            c = bench_cimedic(a.cimedic, big, size, a.repeat)
+            g = bench_grep(big, size, a.repeat)
+            engine_ms = min(r["elapsed_ms"] for r in c["runs"] if r["elapsed_ms"] is not None)
+            row: dict[str, Any] = {
+                "input": info,
+                "cimedic": c,
+                "grep": g,
+                "engine_best_mbps": size / MB / (engine_ms / 1000),
+                "ratio_to_grep": c["best_mbps"] / g["mbps"],
+            }
+            print(
+                f"  cimedic {c['best_mbps']:.1f} MB/s best (median {c['median_mbps']:.1f}; engine alone "
+                f"{row['engine_best_mbps']:.1f} MB/s), peak RSS {c['peak_rss_mb']:.0f} MB; grep -cE "
+                f"{g['mbps']:.0f} MB/s; cimedic/grep = {row['ratio_to_grep']:.3f} (grep {1 / row['ratio_to_grep']:.0f}x faster)",
+                flush=True,
+            )
+            if not a.no_profile:
+                row["profile"] = profile_engine(big, warm)
+                print("  cProfile of the engine (analyze_path), top 15 by cumulative time:")
+                print("\n".join("    " + line for line in row["profile"].splitlines()), flush=True)
+            results["formats"][fmt] = row
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"\n### speed on distinct real logs ({origin})\n")
+    print(
+        "| format | MB | logs | best MB/s | median MB/s | engine MB/s | peak RSS MB | grep MB/s | cimedic/grep |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for fmt, row in results["formats"].items():
+        c, g = row["cimedic"], row["grep"]
+        print(
+            f"| {fmt} | {row['input']['mb']:.1f} | {row['input']['logs']} | {c['best_mbps']:.1f} | "
+            f"{c['median_mbps']:.1f} | {row['engine_best_mbps']:.1f} | {c['peak_rss_mb']:.0f} | "
+            f"{g['mbps']:.0f} | {row['ratio_to_grep']:.3f} |"
+        )
+    worst = min(row["cimedic"]["best_mbps"] for row in results["formats"].values())
+    print(
+        f"\nslowest format {worst:.1f} MB/s; target >= {TARGET_MBPS:.0f} MB/s on every format: "
+        f"{'met' if worst >= TARGET_MBPS else 'NOT met'}"
+    )
+    out = a.json_out or OUT_JSON_DISTINCT
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nJSON: {out}")
+    return 0
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -232,11 +390,32 @@ def main() -> int:
     ap.add_argument("--cimedic", default=str(DEFAULT_CIMEDIC))
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--drain-mb", type=float, default=10.0, help="MiB mined by Drain3 (0 = whole file)")
-    ap.add_argument("--no-gzip", action="store_true", help="skip the .gz measurement")
-    ap.add_argument("--json-out", type=Path, default=OUT_JSON)
+    ap.add_argument("--no-gzip", action="store_true", help="skip the .gz measurement (cycle mode)")
+    ap.add_argument("--json-out", type=Path, default=None)
+    ap.add_argument(
+        "--mode",
+        choices=("distinct", "cycle"),
+        default="distinct",
+        help="distinct: one file per format of distinct real logs (default); cycle: the former "
+        "big log that cycles LogChunks and CiDiff logs (repeats whole logs)",
+    )
+    ap.add_argument("--no-profile", action="store_true", help="skip the cProfile (distinct mode)")
     a = ap.parse_args()
     if not Path(a.cimedic).exists() and shutil.which(a.cimedic) is None:
         ap.error(f"cimedic binary not found: {a.cimedic}")
+    have_data = (a.data / "logchunks" / "labels.jsonl").is_file() and (
+        a.data / "cidiff" / "index.csv"
+    ).is_file()
+    if a.mode == "distinct":
+        if have_data:
+            return main_distinct(a, distinct_sources(a.data), f"data sets under {a.data}")
+        print(
+            f"no data sets under {a.data} (logchunks/, cidiff/): measuring the bundled fixtures "
+            f"{FIXTURES} instead (a few small logs: start-up dominates)",
+            flush=True,
+        )
+        return main_distinct(a, fixture_sources(), f"bundled fixtures {FIXTURES}")
+    a.json_out = a.json_out or OUT_JSON
 
     tmp = Path(tempfile.mkdtemp(prefix="cimedic-speed-"))
     try:

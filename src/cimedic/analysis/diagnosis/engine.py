@@ -123,7 +123,10 @@ class Diagnoser:
         else:
             start, end = build_excerpt(anchor.line, texts, cand_by_line, sections_starts(scan))
         window = [(n, texts[n]) for n in range(max(1, start - 5), end + 6) if n in texts]
-        cause = self._cause(ranked, start, end, window, deterministic=bool(evidence))
+        step_range = next((r for r in _merge(_failed_ranges(scan)) if r[0] <= anchor.line <= r[1]), None)
+        if scan.fmt is not LogFormat.GITHUB_ACTIONS:
+            step_range = None  # exact step bounds (##[group]Run .. ##[error]) only on GitHub
+        cause = self._cause(ranked, start, end, window, deterministic=bool(evidence), step=step_range)
         category = _category(cause, ranked, anchor, scan)
         if evidence and category in TRANSIENT_CATEGORIES:  # the evidence line's own hint, else its kind's
             first = cand_by_line.get(evidence[0].line)
@@ -195,18 +198,33 @@ class Diagnoser:
         end: int,
         window: list[tuple[int, str]],
         deterministic: bool = False,
+        step: tuple[int, int] | None = None,
     ) -> CauseMatch | None:
         """The best KB cause near the excerpt. With ``deterministic`` evidence, transient causes
         are left out (an ``ECONNRESET`` printed after an assertion is not the cause); without
         it, a transient cause wins over a cause seen only on a runner's summary or per-test
-        marker line (``FAIL pkg [setup failed]``), which says that, not why, it failed."""
+        marker line (``FAIL pkg [setup failed]``), which says that, not why, it failed.
+        ``step``: the failed step's inclusive line range, when exact (GitHub Actions); a line
+        outside it names no cause, and a transient cause anywhere in it counts against a
+        marker-only cause however far above the summary (issue 12 step 3: ``dial tcp ... i/o
+        timeout`` logged inside ``go test -v`` output)."""
         best: tuple[float, int, str, int] | None = None
         best_transient: tuple[float, int, str, int] | None = None
         on_markers: set[tuple[float, int, str, int]] = set()
         for rank, c in enumerate(ranked[:MAX_ERROR_LINES]):
             inside = start <= c.line <= end
+            if step is not None and not inside and not step[0] <= c.line <= step[1]:
+                continue  # a later step's line does not name the failed step's cause
             if rank >= 3 and not start - 20 <= c.line <= end + 20:
-                continue  # a cause far from the failure (e.g. a setup 404) is not its cause
+                # a cause far from the failure (e.g. a setup 404) is not its cause, unless it is
+                # a transient error inside the failed step when only markers say why
+                if deterministic or step is None:
+                    continue
+                for cid in c.causes:
+                    key = (c.score + self.kb.causes[cid].priority * 0.5, -rank, cid, c.line)
+                    if self.kb.causes[cid].transient and (best_transient is None or key > best_transient):
+                        best_transient = key
+                continue
             marker = not deterministic and is_marker_line(c.text, c.patterns)
             for cid in c.causes:
                 cause = self.kb.causes[cid]

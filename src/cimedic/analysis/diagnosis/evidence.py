@@ -24,7 +24,8 @@ diagnosis has such evidence (:mod:`cimedic.analysis.remediation`, ``docs/remedia
 Sources: issue 11 ("ECONNRESET after a real assertion failure made the failure transient");
 the error formats are those of the line patterns in :mod:`.patterns` (pytest, JUnit/Surefire,
 go test, jest, RSpec, rustc, gcc/clang, javac, tsc, mypy, eslint, flake8/ruff, rubocop,
-checkstyle, black, gofmt, rustfmt, prettier). All patterns are plain Python ``re``.
+checkstyle, black, gofmt, rustfmt, prettier, Erlang xref's
+``calls undefined function``). All patterns are plain Python ``re``.
 """
 
 from __future__ import annotations
@@ -69,7 +70,8 @@ _COMPILER = re.compile(
     r"|^\[ERROR\] \S+\.(java|kt|scala|groovy):(\[\d+,\d+\]|\d+)|^e: \S+\.kts?:"
     r"|^\S+\.(java|scala|groovy|kt):\d+: error|^(\./|\.\./)?[\w./-]+\.go:\d+:\d+: "
     r"|\.swift:\d+:\d+: error:|\b(SyntaxError|IndentationError|TabError): |\.hs:\d+:\d+: error"
-    r"|(PHP )?Parse error: |^\[error\] \S+\.(scala|java):\d+|^\S+\.pyi?:\d+: error: ",
+    r"|(PHP )?Parse error: |^\[error\] \S+\.(scala|java):\d+|^\S+\.pyi?:\d+: error: "
+    r"|calls undefined function ",
 )
 
 _LINTER = re.compile(

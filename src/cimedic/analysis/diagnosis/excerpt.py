@@ -34,6 +34,12 @@ _ITEM_HEADER = re.compile(
 _CARET = re.compile(r"^\s*[\^~]+\s*$")
 _PYTEST_HEADER = re.compile(r"^_{3,} .+ _{3,}$")
 _HEADER_END = re.compile(r"[:!]\s*$")
+# cargo test (libtest): "test a::b ... FAILED" is printed before the "failures:" block that holds
+# "---- a::b stdout ----", "thread 'a::b' panicked at src/lib.rs:10:5:" and the panic message
+_CARGO_FAILED = re.compile(r"^test (\S+) \.\.\. FAILED\s*$")
+_CARGO_PANIC_NOTE = re.compile(
+    r"^note: run with `RUST_BACKTRACE|^stack backtrace:|^---- \S+ std(out|err) ----"
+)
 
 
 def _is_errorish(c: Candidate | None) -> bool:
@@ -112,4 +118,25 @@ def build_excerpt(
             n -= 1
             continue
         break
-    return start, end
+    return start, _cargo_panic_end(anchor, end, texts, boundaries)
+
+
+def _cargo_panic_end(anchor: int, end: int, texts: Mapping[int, str], boundaries: set[int]) -> int:
+    """With a libtest ``test x ... FAILED`` anchor, the end line of x's panic message below it
+    (``thread 'x' panicked at ...`` and its message lines, up to a blank line or libtest's
+    ``note: run with `RUST_BACKTRACE=1```), else ``end``. Format: Rust's libtest output."""
+    m = _CARGO_FAILED.match(texts.get(anchor, ""))
+    if m is None:
+        return end
+    head = f"thread '{m.group(1)}' panicked at"
+    n = anchor + 1
+    while n in texts and n - anchor < MAX_EXCERPT and n not in boundaries and not _STOP.match(texts[n]):
+        if texts[n].startswith(head):
+            n += 1
+            while n in texts and n - anchor < MAX_EXCERPT and texts[n].strip():
+                if _CARGO_PANIC_NOTE.match(texts[n]):
+                    break
+                n += 1
+            return max(end, n - 1)
+        n += 1
+    return end

@@ -192,6 +192,15 @@ _TOOL_PATTERNS: tuple[LinePattern, ...] = (
         _C.TEST,
     ),
     LinePattern("erlang.error", r"\{error,|\{badmatch,|\{undef,", 5, _K.ERROR),
+    # rebar3 / erlang.mk xref: the answer ("M:F/A calls undefined function M:F/A") above the summary
+    LinePattern(
+        "erlang.xref",
+        r"calls undefined function |is unused local function |calls deprecated function ",
+        9,
+        _K.ERROR,
+        _C.COMPILATION,
+    ),
+    LinePattern("erlang.xref_failed", r"^(===> |ERROR: )?[Xx]ref failed", 6.5, _K.SUMMARY, _C.COMPILATION),
     LinePattern("php.fatal", r"PHP (Fatal|Parse) error|^(Fatal|Parse) error: ", 9, _K.ERROR, _C.COMPILATION),
     LinePattern("dotnet.build_failed", r"Build FAILED\.", 7.5, _K.SUMMARY, _C.COMPILATION),
     LinePattern("sbt.error", r"^\[error\] \S+\.(scala|java):\d+", 9.5, _K.ERROR, _C.COMPILATION),
@@ -365,6 +374,18 @@ _TOOL_PATTERNS: tuple[LinePattern, ...] = (
     LinePattern("r.error_in", r"^Error in \S+|^Error: ", 8, _K.ERROR),
     LinePattern("java.exception_in_thread", r"^Exception in thread ", 9, _K.ERROR),
     LinePattern("java.exception", r"^(\w+\.)+\w*(Exception|Error)(: |$)", 8.5, _K.ERROR),
+    # a JVM test framework's own assertion class at the start of the line: the failing test's
+    # message, which outranks an exception the code under test logged earlier (JUnit 4/5 and
+    # opentest4j; Hamcrest, TestNG and plain `assert` throw java.lang.AssertionError; AssertJ)
+    LinePattern(
+        "junit.assertion",
+        r"^(org\.opentest4j\.AssertionFailedError|org\.junit\.(ComparisonFailure|AssertionFailedError)"
+        r"|junit\.framework\.(AssertionFailedError|ComparisonFailure)|java\.lang\.AssertionError"
+        r"|org\.assertj\.\S*Error|org\.opentest4j\.MultipleFailuresError)(: |$)",
+        10,
+        _K.ERROR,
+        _C.TEST,
+    ),
     LinePattern("java.caused_by", r"^Caused by: ", 7, _K.ERROR),
     LinePattern("stack.java_frame", r"^\s+at [\w.$<>/]+\(.*\)$", 0.5, _K.CONTEXT),
     LinePattern("stack.js_frame", r"^\s+at .*(\(.*:\d+:\d+\)|:\d+:\d+)$", 0.5, _K.CONTEXT),
