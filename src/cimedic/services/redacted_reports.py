@@ -12,7 +12,8 @@ from collections.abc import Iterator, Sequence
 from cimedic.analysis.redact import redact
 from cimedic.model import TestReport
 from cimedic.model.ci import TestSuite
-from cimedic.store.test_report_stream import MESSAGE_MAX_CHARS, TestReportStream
+from cimedic.store.results import MESSAGE_MAX_CHARS
+from cimedic.store.test_report_stream import TestReportStream
 
 __all__ = ["RedactedStream", "redact_report", "redact_suites"]
 

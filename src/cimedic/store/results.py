@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,6 +15,7 @@ from sqlalchemy import and_, delete, select, update
 from cimedic.model import (
     Diagnosis,
     TestReport,
+    TestSuite,
 )
 from cimedic.store import schema as t
 from cimedic.store.base import StoreBase, from_db, now_utc, to_db
@@ -204,7 +206,21 @@ def insert_test_report(
             .returning(tr.c.id)
         ).scalar_one()
     )
-    rows = [
+    rows = test_case_rows(report_id, run_id, report.suites)
+    if rows:
+        conn.execute(t.test_cases.insert(), rows)
+    return report_id
+
+
+MESSAGE_MAX_CHARS = 4000
+"""Characters of a test case's failure message kept in ``test_cases.message``."""
+
+
+def test_case_rows(report_id: int, run_id: int, suites: Iterable[TestSuite]) -> list[dict[str, object]]:
+    """``test_cases`` rows of the cases of ``suites`` (one per case, in order) for report
+    ``report_id`` of run ``run_id`` (store ids); messages cut to :data:`MESSAGE_MAX_CHARS`,
+    ``duration_s`` in seconds."""
+    return [
         {
             "report_id": report_id,
             "run_id": run_id,
@@ -216,12 +232,9 @@ def insert_test_report(
             "status": case.status.value,
             "duration_s": case.duration,
             "retries": case.retries,
-            "message": case.message[:4000] if case.message else None,
+            "message": case.message[:MESSAGE_MAX_CHARS] if case.message else None,
             "failure_type": case.failure_type,
         }
-        for suite in report.suites
+        for suite in suites
         for case in suite.cases
     ]
-    if rows:
-        conn.execute(t.test_cases.insert(), rows)
-    return report_id

@@ -18,8 +18,7 @@ from sqlalchemy import delete, update
 from cimedic.model import TestSuite
 from cimedic.store import schema as t
 from cimedic.store.base import StoreBase, now_utc, to_db
-
-MESSAGE_MAX_CHARS = 4000  # as save_test_report keeps it
+from cimedic.store.results import test_case_rows
 
 
 class TestReportStream(Protocol):
@@ -57,15 +56,18 @@ class TestReportStreamMixin(StoreBase):
         self, run_id: int, stream: TestReportStream, *, job_id: int | None = None
     ) -> StreamedReport:
         """Store the report ``stream`` of run ``run_id`` in one transaction, replacing an earlier
-        report of the same ``source`` (only one with no ``run_attempt``, when the schema has that
-        column). ``run_attempt`` is left empty. Memory: one batch of rows at a time.
+        report of the same ``source`` and unknown attempt (a collected report of a known
+        ``run_attempt`` stays). ``run_attempt`` is left empty. Memory: one batch of rows at a time.
 
         Exceptions raised by the stream (e.g. ``TestReportError``) propagate after the rollback.
         """
         reports = t.test_reports
-        same = [reports.c.run_id == run_id, reports.c.source == stream.source]
-        if "run_attempt" in reports.c:  # migration 0012: reports of re-run attempts are kept apart
-            same.append(reports.c.run_attempt.is_(None))
+        # reports of a known run attempt (collected artifacts, migration 0012) are kept apart
+        same = [
+            reports.c.run_id == run_id,
+            reports.c.source == stream.source,
+            reports.c.run_attempt.is_(None),
+        ]
         with self.engine.begin() as conn:
             conn.execute(delete(reports).where(*same))  # cascades to its cases
             report_id = int(
@@ -84,24 +86,7 @@ class TestReportStreamMixin(StoreBase):
             )
             out = StreamedReport(report_id)
             for batch in stream.batches():
-                rows = [
-                    {
-                        "report_id": report_id,
-                        "run_id": run_id,
-                        "suite": suite.name,
-                        "test_id": case.test_id,
-                        "classname": case.classname,
-                        "name": case.name,
-                        "file": case.file,
-                        "status": case.status.value,
-                        "duration_s": case.duration,
-                        "retries": case.retries,
-                        "message": case.message[:MESSAGE_MAX_CHARS] if case.message else None,
-                        "failure_type": case.failure_type,
-                    }
-                    for suite in batch
-                    for case in suite.cases
-                ]
+                rows = test_case_rows(report_id, run_id, batch)
                 if rows:
                     conn.execute(t.test_cases.insert(), rows)
                 out.cases += len(rows)
